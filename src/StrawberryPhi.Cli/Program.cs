@@ -1,0 +1,3 @@
+using StrawberryPhi.Cli;
+
+return await PhiApp.RunAsync(args, Console.Out, Console.Error, TimeProvider.System);

@@ -1,0 +1,50 @@
+using System.Text.Json.Serialization;
+using StrawberryPhi.Core.Catalog;
+using StrawberryPhi.Core.Tokens;
+
+namespace StrawberryPhi.Core.Validation;
+
+public sealed record TokenStatistics(
+    string Encoding,
+    long Total,
+    long Assistant,
+    Distribution PerExample,
+    Distribution AssistantPerExample,
+    int TokenLimit,
+    long OverLimit,
+    IReadOnlyList<HistogramBin> Histogram);
+
+public sealed record ReflectionStatistics(
+    long ExamplesChecked,
+    long ValidExamples,
+    long ExamplesWithReflection,
+    double ShareWithReflection,
+    double ReflectionsPerExample,
+    long ThinkingTokens,
+    long ReflectionTokens,
+    long OutputTokens,
+    double ThinkingShare,
+    double ReflectionShare,
+    double OutputShare);
+
+/// <summary>Everything a validation run found. Issues are capped per code; <see cref="Counts"/> has them all.</summary>
+public sealed record ValidationReport(
+    string File,
+    long Bytes,
+    DatasetKind Kind,
+    long Examples,
+    long Lines,
+    IReadOnlyList<Issue> Issues,
+    IReadOnlyDictionary<string, long> Counts,
+    long Errors,
+    long Warnings,
+    TokenStatistics Tokens,
+    ReflectionStatistics? Reflection,
+    FineTuneEstimate? Estimate,
+    [property: JsonIgnore] TimeSpan Elapsed)
+{
+    [JsonIgnore]
+    public bool HasErrors => Errors > 0;
+
+    public long ElapsedMs => (long)Elapsed.TotalMilliseconds;
+}
