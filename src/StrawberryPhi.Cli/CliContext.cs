@@ -20,7 +20,8 @@ public sealed class CliContext
         });
         if (!interactive)
         {
-            Console.Profile.Width = 120;
+            // Redirected output is read by scripts and grep: do not wrap lines at an imaginary terminal edge.
+            Console.Profile.Width = 1000;
         }
     }
 

@@ -14,7 +14,8 @@ public static class PhiApp
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            await error.WriteLineAsync($"phi: {parse.Errors[0].Message} (phi --help shows usage)");
+            var message = string.Join(' ', parse.Errors[0].Message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            await error.WriteLineAsync($"phi: {message} (phi --help shows usage)");
             return ExitCodes.CannotRun;
         }
         try

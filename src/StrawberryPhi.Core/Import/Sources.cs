@@ -187,7 +187,8 @@ public static class Sources
             var columns = mapping.Resolve(fields.Select(f => f.Name).ToList());
             foreach (var index in new[] { columns.Prompt, columns.Response, columns.System }.Where(i => i >= 0))
             {
-                if (fields[index].ClrType != typeof(string) || fields[index].IsArray)
+                // Parquet.Net 6 reports UTF-8 string columns as ReadOnlyMemory<char>; both read as strings.
+                if ((fields[index].ClrType != typeof(string) && fields[index].ClrType != typeof(ReadOnlyMemory<char>)) || fields[index].IsArray)
                 {
                     throw new ImportException($"Column \"{fields[index].Name}\" holds {fields[index].ClrType.Name}{(fields[index].IsArray ? " lists" : "")}, not text.");
                 }

@@ -1,31 +1,37 @@
-using Microsoft.ML.Tokenizers;
-
 namespace StrawberryPhi.Core.Tokens;
 
 /// <summary>
-/// A tiktoken encoding: its vocabulary (from Microsoft.ML.Tokenizers' data packages) and its pre-tokenization
-/// pattern. The patterns are the ones Microsoft.ML.Tokenizers uses for these encodings; we run them ourselves so
+/// A tiktoken encoding: its pre-tokenization pattern and its vocabulary (from Microsoft.ML.Tokenizers' data
+/// packages). The patterns are those Microsoft.ML.Tokenizers uses for these encodings; we run them ourselves so
 /// that every worker thread owns its Regex (see <see cref="TokenCounter"/> and docs/adr/0002).
 /// </summary>
 public sealed class TokenEncoding
 {
     public static readonly TokenEncoding O200kBase = new(
         "o200k_base",
-        "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+");
+        "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+        "Microsoft.ML.Tokenizers.Data.O200kBase", "o200k_base.tiktoken.deflate");
 
     public static readonly TokenEncoding Cl100kBase = new(
         "cl100k_base",
-        "'(?i:[sdmt]|ll|ve|re)|(?>[^\\r\\n\\p{L}\\p{N}]?)(?>\\p{L}+)|(?>\\p{N}{1,3})| ?(?>[^\\s\\p{L}\\p{N}]+)(?>[\\r\\n]*)|(?>\\s+)$|\\s*[\\r\\n]|\\s+(?!\\S)|\\s");
+        "'(?i:[sdmt]|ll|ve|re)|(?>[^\\r\\n\\p{L}\\p{N}]?)(?>\\p{L}+)|(?>\\p{N}{1,3})| ?(?>[^\\s\\p{L}\\p{N}]+)(?>[\\r\\n]*)|(?>\\s+)$|\\s*[\\r\\n]|\\s+(?!\\S)|\\s",
+        "Microsoft.ML.Tokenizers.Data.Cl100kBase", "cl100k_base.tiktoken.deflate");
 
-    private TokenEncoding(string name, string pattern)
+    private readonly Lazy<TiktokenVocabulary> _vocabulary;
+
+    private TokenEncoding(string name, string pattern, string assembly, string resource)
     {
         Name = name;
         Pattern = pattern;
+        _vocabulary = new Lazy<TiktokenVocabulary>(() => TiktokenVocabulary.Load(assembly, resource), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public string Name { get; }
 
     internal string Pattern { get; }
+
+    /// <summary>Loaded on first use, once per process, shared by every counter.</summary>
+    internal TiktokenVocabulary Vocabulary => _vocabulary.Value;
 
     public static IReadOnlyList<TokenEncoding> All { get; } = [O200kBase, Cl100kBase];
 
@@ -33,8 +39,8 @@ public sealed class TokenEncoding
         All.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"Unknown token encoding \"{name}\"; known: {string.Join(", ", All.Select(e => e.Name))}.", nameof(name));
 
-    // Each call builds an instance; the vocabulary itself is cached process-wide by the library.
-    internal Tokenizer CreateTokenizer() => TiktokenTokenizer.CreateForEncoding(Name);
+    /// <summary>Starts loading the vocabulary on the thread pool so that it overlaps with other start-up work.</summary>
+    public void Preload() => _ = Task.Run(() => _vocabulary.Value);
 
     public override string ToString() => Name;
 }

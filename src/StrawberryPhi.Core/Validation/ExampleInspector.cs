@@ -54,6 +54,9 @@ internal sealed class ExampleInspector
     private static readonly string[] PreferenceExampleKeys = ["input", "preferred_output", "non_preferred_output"];
     private static readonly string[] PreferenceInputKeys = ["messages", "tools", "parallel_tool_calls"];
 
+    private static readonly string[] ChatMessagePaths = [.. Enumerable.Range(0, 64).Select(i => $"$.messages[{i}]")];
+    private static readonly string[] InputMessagePaths = [.. Enumerable.Range(0, 64).Select(i => $"$.input.messages[{i}]")];
+
     private readonly ValidationOptions _options;
     private readonly TokenCounter _counter;
     private readonly XxHash3 _hash = new();
@@ -219,13 +222,13 @@ internal sealed class ExampleInspector
             Add(path + "[0].content", Severity.Error, IssueCodes.MissingContent, $"The {name} message has no text content.");
             return null;
         }
-        tokens += MessageTokens(message);
         var text = Chars(content);
         var contentTokens = _counter.Count(text);
+        tokens += MessageTokens(message) + contentTokens;
         facts.AssistantTokens += contentTokens;
         if (trained && _options.Reflection)
         {
-            CheckReflection(text, contentTokens, path + "[0].content", ref facts);
+            CheckReflection(text, path, "[0].content", ref facts);
         }
         return XxHash3.HashToUInt64(JsonMarshal.GetRawUtf8Value(content));
     }
@@ -239,10 +242,12 @@ internal sealed class ExampleInspector
         var assistants = 0;
         var trainedAssistants = 0;
         _toolCallIds.Clear();
+        var paths = basePath == "$.messages" ? ChatMessagePaths : InputMessagePaths;
         var index = 0;
         foreach (var message in messages.EnumerateArray())
         {
-            var path = $"{basePath}[{index++}]";
+            var path = index < paths.Length ? paths[index] : $"{basePath}[{index}]";
+            index++;
             if (message.ValueKind != JsonValueKind.Object)
             {
                 Add(path, Severity.Error, IssueCodes.DataType, $"The message is a JSON {Describe(message.ValueKind)}, not an object.");
@@ -253,14 +258,16 @@ internal sealed class ExampleInspector
             if (!message.TryGetProperty("role", out var roleElement))
             {
                 Add(path, Severity.Error, IssueCodes.MessageMissingKey, "The message has no \"role\".");
+                tokens += ContentTokens(message);
                 continue;
             }
             if (roleElement.ValueKind != JsonValueKind.String)
             {
                 Add(path + ".role", Severity.Error, IssueCodes.UnrecognizedRole, $"\"role\" is a {Describe(roleElement.ValueKind)}; it must be one of system, user, assistant, tool.");
+                tokens += ContentTokens(message);
                 continue;
             }
-            var role = roleElement.GetString()!;
+            var role = RoleOf(roleElement);
             string[]? allowed = role switch
             {
                 "system" => SystemKeys,
@@ -272,12 +279,13 @@ internal sealed class ExampleInspector
             };
             if (allowed is null)
             {
-                Add(path + ".role", Severity.Error, IssueCodes.UnrecognizedRole, $"Role \"{Truncate(role)}\" is not one of system, user, assistant, tool.");
+                Add(path + ".role", Severity.Error, IssueCodes.UnrecognizedRole, $"Role \"{Truncate(roleElement.GetString()!)}\" is not one of system, user, assistant, tool.");
+                tokens += ContentTokens(message);
                 continue;
             }
             foreach (var property in message.EnumerateObject())
             {
-                if (Array.IndexOf(allowed, property.Name) < 0)
+                if (!IsOneOf(property, allowed))
                 {
                     var why = property.Name == "audio" ? "Audio is not supported in fine-tuning data." : $"A {role} message may only have {string.Join(", ", allowed)}.";
                     Add($"{path}.{property.Name}", Severity.Error, IssueCodes.MessageUnrecognizedKey, $"Unrecognized key \"{Truncate(property.Name)}\". {why}");
@@ -325,7 +333,8 @@ internal sealed class ExampleInspector
             }
 
             var trained = role == "assistant" && IsTrained(message);
-            var contentTokens = CheckContent(message, path, role, hasToolCalls, trained, ref facts);
+            var contentTokens = CheckContent(message, path, role!, hasToolCalls, trained, ref facts);
+            tokens += contentTokens;
             if (role == "assistant")
             {
                 assistantTokens += contentTokens;
@@ -346,7 +355,6 @@ internal sealed class ExampleInspector
     /// <returns>Tokens of the message's text content (for the assistant-token statistics).</returns>
     private int CheckContent(JsonElement message, string path, string role, bool hasToolCalls, bool trained, ref ExampleFacts facts)
     {
-        var contentPath = path + ".content";
         if (!message.TryGetProperty("content", out var content))
         {
             if (!hasToolCalls)
@@ -360,31 +368,31 @@ internal sealed class ExampleInspector
             case JsonValueKind.String:
                 if (content.StringByteLength() == 0 && !hasToolCalls)
                 {
-                    Add(contentPath, Severity.Error, IssueCodes.MissingContent, "\"content\" is empty.");
+                    Add(path + ".content", Severity.Error, IssueCodes.MissingContent, "\"content\" is empty.");
                     return 0;
                 }
                 var text = Chars(content);
                 var tokens = _counter.Count(text);
                 if (trained && _options.Reflection)
                 {
-                    CheckReflection(text, tokens, contentPath, ref facts);
+                    CheckReflection(text, path, ".content", ref facts);
                 }
                 return tokens;
             case JsonValueKind.Null:
                 if (!hasToolCalls)
                 {
-                    Add(contentPath, Severity.Error, IssueCodes.MissingContent, "\"content\" is null and the message has no tool calls.");
+                    Add(path + ".content", Severity.Error, IssueCodes.MissingContent, "\"content\" is null and the message has no tool calls.");
                 }
                 return 0;
             case JsonValueKind.Array:
-                var partTokens = CheckContentParts(content, contentPath, role);
+                var partTokens = CheckContentParts(content, path + ".content", role);
                 if (trained && _options.Reflection)
                 {
-                    Add(contentPath, Severity.Error, IssueCodes.ReflectionNotText, "Reflection checks need the assistant's content as one string, not a list of parts.");
+                    Add(path + ".content", Severity.Error, IssueCodes.ReflectionNotText, "Reflection checks need the assistant's content as one string, not a list of parts.");
                 }
                 return partTokens;
             default:
-                Add(contentPath, Severity.Error, IssueCodes.InvalidContentType, $"\"content\" is a {Describe(content.ValueKind)}; it must be a string or a list of content parts.");
+                Add(path + ".content", Severity.Error, IssueCodes.InvalidContentType, $"\"content\" is a {Describe(content.ValueKind)}; it must be a string or a list of content parts.");
                 return 0;
         }
     }
@@ -445,12 +453,13 @@ internal sealed class ExampleInspector
         return tokens;
     }
 
-    private void CheckReflection(ReadOnlySpan<char> text, int contentTokens, string path, ref ExampleFacts facts)
+    /// <param name="path">The message's path; <paramref name="suffix"/> leads to its content (joined only when reporting).</param>
+    private void CheckReflection(ReadOnlySpan<char> text, string path, string suffix, ref ExampleFacts facts)
     {
         var parse = ReflectionParser.Parse(text, _options.Tags);
         foreach (var problem in parse.Problems)
         {
-            Add(path, problem.Severity, problem.Code, $"{problem.Message} (at character {problem.Offset + 1})");
+            Add(path + suffix, problem.Severity, problem.Code, $"{problem.Message} (at character {problem.Offset + 1})");
         }
         facts.ReflectionChecked = true;
         facts.ReflectionValid = facts.ReflectionValid || parse.IsValid;
@@ -463,7 +472,6 @@ internal sealed class ExampleInspector
         facts.ReflectionTokens += reflectionTokens;
         facts.OutputTokens += parse.Output is { } output ? _counter.Count(output.Of(text)) : 0;
         facts.ThinkingTokens += parse.Thinking is { } thinking ? Math.Max(0, _counter.Count(thinking.Of(text)) - reflectionTokens) : 0;
-        _ = contentTokens;
     }
 
     private static bool IsTrained(JsonElement message) =>
@@ -596,7 +604,7 @@ internal sealed class ExampleInspector
     {
         foreach (var property in element.EnumerateObject())
         {
-            if (Array.IndexOf(allowed, property.Name) < 0)
+            if (!IsOneOf(property, allowed))
             {
                 Add($"{path}.{property.Name}", Severity.Warning, IssueCodes.ExampleUnrecognizedKey,
                     $"Unrecognized key \"{Truncate(property.Name)}\"; expected {string.Join(", ", allowed)}.");
@@ -604,13 +612,20 @@ internal sealed class ExampleInspector
         }
     }
 
-    /// <summary>The Cookbook's count for one message: 3, plus each string value, plus 1 for a name.</summary>
+    /// <summary>
+    /// The Cookbook's count for one message, without its content: 3, plus each other string value, plus 1 for a
+    /// name. Content is counted once, where it is checked (<see cref="CheckContent"/>) or by <see cref="ContentTokens"/>.
+    /// </summary>
     private int MessageTokens(JsonElement message)
     {
         var tokens = TokensPerMessage;
         foreach (var property in message.EnumerateObject())
         {
             var value = property.Value;
+            if (property.NameEquals("content"u8))
+            {
+                continue;
+            }
             switch (value.ValueKind)
             {
                 case JsonValueKind.String:
@@ -618,16 +633,6 @@ internal sealed class ExampleInspector
                     if (property.NameEquals("name"u8))
                     {
                         tokens += TokensPerName;
-                    }
-                    break;
-                case JsonValueKind.Array when property.NameEquals("content"u8):
-                    // Text parts count as their text (Check­ContentParts counts the same for the statistics).
-                    foreach (var part in value.EnumerateArray())
-                    {
-                        if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
-                        {
-                            tokens += _counter.Count(Chars(text));
-                        }
                     }
                     break;
                 case JsonValueKind.Array when property.NameEquals("tool_calls"u8):
@@ -648,6 +653,52 @@ internal sealed class ExampleInspector
             }
         }
         return tokens;
+    }
+
+    /// <summary>Tokens of a message's content (a string, or the text of its parts) when it is not checked further.</summary>
+    private int ContentTokens(JsonElement message)
+    {
+        if (!message.TryGetProperty("content", out var content))
+        {
+            return 0;
+        }
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return _counter.Count(Chars(content));
+        }
+        var tokens = 0;
+        if (content.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var part in content.EnumerateArray())
+            {
+                if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+                {
+                    tokens += _counter.Count(Chars(text));
+                }
+            }
+        }
+        return tokens;
+    }
+
+    /// <summary>The role as one of our interned names, or null (no allocation for the known roles).</summary>
+    private static string? RoleOf(JsonElement role) =>
+        role.ValueEquals("user"u8) ? "user"
+        : role.ValueEquals("assistant"u8) ? "assistant"
+        : role.ValueEquals("system"u8) ? "system"
+        : role.ValueEquals("tool"u8) ? "tool"
+        : role.ValueEquals("function"u8) ? "function"
+        : null;
+
+    private static bool IsOneOf(JsonProperty property, string[] names)
+    {
+        foreach (var name in names)
+        {
+            if (property.NameEquals(name))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Tool definitions count as the tokens of their JSON text (an approximation; the Cookbook ignores them).</summary>

@@ -1,0 +1,45 @@
+using BenchmarkDotNet.Running;
+using StrawberryPhi.Benchmarks;
+
+// bench generate OUT MEGABYTES [SEED]   write a deterministic chat dataset of about MEGABYTES MB
+// bench tokenizer FILE [THREADS] [REPEATS]  tokenizer-alone throughput on FILE's strings, 1..THREADS threads
+// bench validate FILE [THREADS] [REPEATS]  warm in-process validation throughput, 1..THREADS threads
+// bench micro [BenchmarkDotNet args]    per-call micro-benchmarks
+switch (args.FirstOrDefault())
+{
+    case "generate" when args.Length >= 3:
+        DataGenerator.Generate(args[1], long.Parse(args[2]) * 1024 * 1024, args.Length > 3 ? int.Parse(args[3]) : 42);
+        Console.WriteLine($"wrote {new FileInfo(args[1]).Length:N0} bytes to {args[1]}");
+        return 0;
+    case "tokenizer" when args.Length >= 2:
+        TokenizerThroughput.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount, args.Length > 3 ? int.Parse(args[3]) : 3);
+        return 0;
+    case "validate" when args.Length >= 2:
+        ValidationThroughput.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount, args.Length > 3 ? int.Parse(args[3]) : 3);
+        return 0;
+    case "cold" when args.Length >= 2:
+        {
+            var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+            var counter = new StrawberryPhi.Core.Tokens.TokenCounter(StrawberryPhi.Core.Tokens.TokenEncoding.O200kBase);
+            Console.WriteLine($"first TokenCounter (vocabulary + regex): {stopwatch.ElapsedMilliseconds} ms");
+            stopwatch.Restart();
+            counter.Count("Hello, world! 123 naïve café");
+            Console.WriteLine($"first Count: {stopwatch.ElapsedMilliseconds} ms");
+            stopwatch.Restart();
+            _ = new StrawberryPhi.Core.Tokens.TokenCounter(StrawberryPhi.Core.Tokens.TokenEncoding.O200kBase).Count("Hello, world!");
+            Console.WriteLine($"second TokenCounter + Count: {stopwatch.ElapsedMilliseconds} ms");
+            stopwatch.Restart();
+            var report = StrawberryPhi.Core.Validation.DatasetValidator.ValidateFile(args[1], new StrawberryPhi.Core.Validation.ValidationOptions());
+            Console.WriteLine($"first ValidateFile: {stopwatch.ElapsedMilliseconds} ms ({report.Tokens.Total} tokens)");
+            stopwatch.Restart();
+            StrawberryPhi.Core.Validation.DatasetValidator.ValidateFile(args[1], new StrawberryPhi.Core.Validation.ValidationOptions());
+            Console.WriteLine($"second ValidateFile: {stopwatch.ElapsedMilliseconds} ms");
+            return 0;
+        }
+    case "micro":
+        BenchmarkRunner.Run<MicroBenchmarks>(args: args[1..]);
+        return 0;
+    default:
+        Console.Error.WriteLine("usage: bench generate OUT MEGABYTES [SEED] | bench tokenizer FILE [THREADS] [REPEATS] | bench micro [args]");
+        return 2;
+}

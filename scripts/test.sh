@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of Strawberry Phi on a fresh Debian 12 machine: installs what the tests need, then `dotnet test`.
+# Usage: scripts/test.sh [extra dotnet test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "scripts/test.sh: the .NET 10 SDK is needed (dotnet is not on PATH); install it, then run this again." >&2
+  exit 2
+fi
+
+# What the tests need beyond the SDK is installed here, only when missing. Today that is nothing: the dataset
+# engine's tests use committed fixtures (golden token counts were produced once with tiktoken, see
+# bench/cookbook-node). Browser tests, when the studio lands, add Chromium here (apt-get install -y chromium).
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+status=0
+dotnet test StrawberryPhi.slnx -c Release "$@" 2>&1 | tee "$log" || status=$?
+
+# One closing line for people and CI: "Tests: N passed, N failed".
+awk '/(Passed|Failed)! +- +Failed:/ {
+       gsub(/,/, ""); for (i = 1; i < NF; i++) { if ($i == "Failed:") f += $(i + 1); if ($i == "Passed:") p += $(i + 1) }
+     }
+     END { printf "Tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
