@@ -32,16 +32,23 @@ internal static class TokenizerThroughput
         var chars = strings.Sum(s => (long)s.Length);
         Console.WriteLine($"{strings.Count:N0} strings, {chars / 1e6:F1} M chars, GC server={System.Runtime.GCSettings.IsServerGC} concurrent={AppContext.GetData("System.GC.Concurrent")}");
 
+        // Every run starts with fresh instances (empty word caches), as a validation run does.
         for (var t = 1; t <= threads; t++)
         {
-            var library = Enumerable.Range(0, t).Select(_ => TiktokenTokenizer.CreateForEncoding("o200k_base")).ToArray();
-            var ours = Enumerable.Range(0, t).Select(_ => new TokenCounter(TokenEncoding.O200kBase)).ToArray();
-            Measure($"library CountTokens, {t} thread(s)", strings, t, (k, s) => library[k].CountTokens(s), repeats);
-            Measure($"TokenCounter,        {t} thread(s)", strings, t, (k, s) => ours[k].Count(s), repeats);
+            Measure($"library CountTokens, {t} thread(s)", strings, t, () =>
+            {
+                var library = Enumerable.Range(0, t).Select(_ => TiktokenTokenizer.CreateForEncoding("o200k_base")).ToArray();
+                return (k, s) => library[k].CountTokens(s);
+            }, repeats);
+            Measure($"TokenCounter,        {t} thread(s)", strings, t, () =>
+            {
+                var ours = Enumerable.Range(0, t).Select(_ => new TokenCounter(TokenEncoding.O200kBase)).ToArray();
+                return (k, s) => ours[k].Count(s);
+            }, repeats);
         }
     }
 
-    private static void Measure(string name, List<string> strings, int threads, Func<int, string, int> count, int repeats)
+    private static void Measure(string name, List<string> strings, int threads, Func<Func<int, string, int>> create, int repeats)
     {
         var best = double.MaxValue;
         long total = 0;
@@ -49,12 +56,16 @@ internal static class TokenizerThroughput
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         for (var r = 0; r <= repeats; r++)
         {
+            var count = create();
             var stopwatch = Stopwatch.StartNew();
             total = 0;
             var threadList = Enumerable.Range(0, threads).Select(k => new Thread(() =>
             {
+                // Contiguous shares: neighbouring strings share cache lines, so striding would make threads touch the same lines.
                 long local = 0;
-                for (var i = k; i < strings.Count; i += threads)
+                var from = (int)((long)strings.Count * k / threads);
+                var to = (int)((long)strings.Count * (k + 1) / threads);
+                for (var i = from; i < to; i++)
                 {
                     local += count(k, strings[i]);
                 }

@@ -18,6 +18,8 @@ const pieces = [
   "https://example.com/a?b=c&d=e", "user@example.com", "def f(x):\n    return x * 2\n", "for (int i = 0; i < n; i++) { sum += i; }",
   "{\"key\": [1, 2, 3]}", "<thinking>", "</thinking>", "<reflection>", "</reflection>", "<output>", "</output>",
   "<|endoftext|>", "ＡＢＣ", "ﬁ", "x²+y²=z²", "αβγδε", "—", "…", "«quoted»", "C:\\path\\to\\file", "    ", "a", "",
+  "\u{20000}abc", "abc\u{1D400}\u{1D401}c", "it'\u017F ok", "IT'S", "abc \n ", "x\n  ", "\n \n", "a\r\n\r\n  b", "ǅungla ʰx", "x/\n/y",
+  "12345 ½Ⅻ", "a\u0301\u0301b", " \u0301x", "\u3000\u3000x", "tab\t\n", "\u00A0\u00A0x", "l'été", "DON'T", "you'RE",
   "antidisestablishmentarianism", "Supercalifragilisticexpialidocious", "ALLCAPSWORDS", "camelCaseWords", "snake_case_words",
 ];
 

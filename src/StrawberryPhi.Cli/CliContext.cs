@@ -11,19 +11,26 @@ public sealed class CliContext
         Error = error;
         Time = time;
         Interactive = interactive;
-        Console = AnsiConsole.Create(new AnsiConsoleSettings
+        // Created on first use: JSON output never needs it, and it costs start-up time.
+        _console = new Lazy<IAnsiConsole>(() =>
         {
-            Out = new AnsiConsoleOutput(output),
-            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
+            var console = AnsiConsole.Create(new AnsiConsoleSettings
+            {
+                Out = new AnsiConsoleOutput(output),
+                Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+                ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+                Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
+            });
+            if (!interactive)
+            {
+                // Redirected output is read by scripts and grep: do not wrap lines at an imaginary terminal edge.
+                console.Profile.Width = 1000;
+            }
+            return console;
         });
-        if (!interactive)
-        {
-            // Redirected output is read by scripts and grep: do not wrap lines at an imaginary terminal edge.
-            Console.Profile.Width = 1000;
-        }
     }
+
+    private readonly Lazy<IAnsiConsole> _console;
 
     public TextWriter Output { get; }
 
@@ -34,7 +41,7 @@ public sealed class CliContext
     /// <summary>Whether stdout is a terminal: colours and progress bars only then.</summary>
     public bool Interactive { get; }
 
-    public IAnsiConsole Console { get; }
+    public IAnsiConsole Console => _console.Value;
 
     public DateOnly Today => DateOnly.FromDateTime(Time.GetUtcNow().UtcDateTime);
 }

@@ -54,6 +54,8 @@ internal static class ValidateCommand
             {
                 throw new CommandFailedException("--max-per-code must be 0 or more and --threads 1 or more.");
             }
+            // The vocabulary loads while the file is opened and its format detected.
+            Core.Tokens.TokenEncoding.FromName(target.Encoding).Preload();
             var options = DatasetValidator.OptionsFor(target) with
             {
                 Reflection = parse.GetValue(reflection),

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using StrawberryPhi.Core.Validation;
 
 namespace StrawberryPhi.Core.Catalog;
@@ -14,7 +15,7 @@ public sealed record FineTuneEstimate(
     int Epochs,
     long TokensPerEpoch,
     long BilledTokens,
-    decimal? PricePer1M,
+    [property: JsonPropertyName("price_per_1m")] decimal? PricePer1M,
     decimal? CostUsd,
     DateOnly CatalogAsOf,
     IReadOnlyList<Notice> Notices);

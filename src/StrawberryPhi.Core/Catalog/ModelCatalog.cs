@@ -15,8 +15,8 @@ public sealed record CatalogModel(
     string Encoding,
     int TrainingTokenLimit,
     IReadOnlyList<string> Methods,
-    decimal? TrainingPricePer1M,
-    InferencePrice? InferencePricePer1M,
+    [property: JsonPropertyName("training_price_per_1m")] decimal? TrainingPricePer1M,
+    [property: JsonPropertyName("inference_price_per_1m")] InferencePrice? InferencePricePer1M,
     DateOnly? ShutdownDate);
 
 /// <summary>

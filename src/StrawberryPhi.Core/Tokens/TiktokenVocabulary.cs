@@ -1,8 +1,11 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.IO.Compression;
 using System.IO.Hashing;
+using System.Numerics;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 
 namespace StrawberryPhi.Core.Tokens;
 
@@ -13,21 +16,69 @@ namespace StrawberryPhi.Core.Tokens;
 /// </summary>
 /// <remarks>
 /// Why not the library's tokenizer: building it also builds a string vocabulary and a decoder (three 200k-entry
-/// dictionaries, a string per token), which took 350–530 ms per process here; counting needs only the ranks, which
-/// load in a fraction of that (docs/adr/0002). Exactness is pinned by golden counts from tiktoken itself.
+/// dictionaries, a string per token), which took 350–530 ms per process here. The ranks live in two flat
+/// open-addressing tables (tokens of up to 8 bytes packed into a ulong; longer ones in a byte arena) with no
+/// interface calls on the lookup path: interface dispatch through a dictionary comparer was what kept two threads
+/// from scaling (docs/adr/0002). Exactness is pinned by golden counts from tiktoken itself.
 /// </remarks>
 internal sealed class TiktokenVocabulary
 {
-    private readonly Dictionary<byte[], int> _ranks;
-    private readonly Dictionary<byte[], int>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
+    private readonly ulong[] _shortKeys;
+    private readonly byte[] _shortLengths;
+    private readonly int[] _shortRanks;
+    private readonly int _shortShift;
 
-    private TiktokenVocabulary(Dictionary<byte[], int> ranks)
+    private readonly byte[] _longArena;
+    private readonly int[] _longStarts;
+    private readonly int[] _longLengths; // 0 marks an empty slot
+    private readonly int[] _longRanks;
+    private readonly int _longShift;
+
+    private TiktokenVocabulary(List<(int Start, int Length, int Rank)> tokens, byte[] arena)
     {
-        _ranks = ranks;
-        _lookup = ranks.GetAlternateLookup<ReadOnlySpan<byte>>();
+        Count = tokens.Count;
+        var shortCount = tokens.Count(t => t.Length <= 8);
+        var longCount = tokens.Count - shortCount;
+
+        var shortCapacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, shortCount * 2));
+        _shortKeys = new ulong[shortCapacity];
+        _shortLengths = new byte[shortCapacity];
+        _shortRanks = new int[shortCapacity];
+        _shortShift = 64 - BitOperations.Log2((uint)shortCapacity);
+
+        var longCapacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, longCount * 2));
+        _longArena = arena;
+        _longStarts = new int[longCapacity];
+        _longLengths = new int[longCapacity];
+        _longRanks = new int[longCapacity];
+        _longShift = 64 - BitOperations.Log2((uint)longCapacity);
+
+        foreach (var (start, length, rank) in tokens)
+        {
+            var bytes = arena.AsSpan(start, length);
+            if (length <= 8)
+            {
+                var key = Pack(bytes);
+                var slot = ShortSlot(key, length);
+                while (_shortLengths[slot] != 0)
+                {
+                    slot = (slot + 1) & (shortCapacity - 1);
+                }
+                (_shortKeys[slot], _shortLengths[slot], _shortRanks[slot]) = (key, (byte)length, rank);
+            }
+            else
+            {
+                var slot = LongSlot(bytes);
+                while (_longLengths[slot] != 0)
+                {
+                    slot = (slot + 1) & (longCapacity - 1);
+                }
+                (_longStarts[slot], _longLengths[slot], _longRanks[slot]) = (start, length, rank);
+            }
+        }
     }
 
-    public int Count => _ranks.Count;
+    public int Count { get; }
 
     public static TiktokenVocabulary Load(string assemblyName, string resourceName)
     {
@@ -42,18 +93,13 @@ internal sealed class TiktokenVocabulary
     /// <summary>Parses tiktoken's format: an optional "Capacity: N" line, then "base64" (rank = line index) or "base64 rank" lines.</summary>
     internal static TiktokenVocabulary Parse(ReadOnlySpan<byte> text)
     {
-        var capacity = 0;
         if (text.StartsWith("Capacity: "u8))
         {
-            var end = text.IndexOf((byte)'\n');
-            if (!Utf8Parser.TryParse(text["Capacity: ".Length..end].TrimEnd((byte)'\r'), out capacity, out _))
-            {
-                capacity = 0; // only a hint for the dictionary's size
-            }
-            text = text[(end + 1)..];
+            text = text[(text.IndexOf((byte)'\n') + 1)..];
         }
-        var ranks = new Dictionary<byte[], int>(capacity, ByteArrayComparer.Instance);
-        Span<byte> decoded = stackalloc byte[1024];
+        var tokens = new List<(int, int, int)>(200_000);
+        var arena = new byte[text.Length]; // decoded base64 is always shorter than its text
+        var used = 0;
         var lineIndex = 0;
         while (!text.IsEmpty)
         {
@@ -69,22 +115,22 @@ internal sealed class TiktokenVocabulary
                 {
                     throw new InvalidDataException($"Bad rank in token vocabulary line {lineIndex + 1}.");
                 }
-                if (Base64.GetMaxDecodedFromUtf8Length(token.Length) > decoded.Length
-                    || Base64.DecodeFromUtf8(token, decoded, out _, out var written) != OperationStatus.Done)
+                if (Base64.DecodeFromUtf8(token, arena.AsSpan(used), out _, out var written) != OperationStatus.Done || written == 0)
                 {
                     throw new InvalidDataException($"Bad base64 in token vocabulary line {lineIndex + 1}.");
                 }
-                ranks[decoded[..written].ToArray()] = rank;
+                tokens.Add((used, written, rank));
+                used += written;
             }
             lineIndex++;
         }
-        return new TiktokenVocabulary(ranks);
+        return new TiktokenVocabulary(tokens, arena);
     }
 
     /// <summary>Tokens in one pre-tokenized piece: tiktoken's <c>byte_pair_encode(piece).len()</c>.</summary>
     public int CountPiece(ReadOnlySpan<byte> piece)
     {
-        if (piece.Length <= 1 || _lookup.ContainsKey(piece))
+        if (piece.Length <= 1 || Rank(piece) != int.MaxValue)
         {
             return piece.Length == 0 ? 0 : 1;
         }
@@ -142,20 +188,57 @@ internal sealed class TiktokenVocabulary
     private int PairRank(ReadOnlySpan<byte> piece, Span<(int Start, int Rank)> parts, int count, int i) =>
         i + 3 < count ? Rank(piece[parts[i].Start..parts[i + 3].Start]) : int.MaxValue;
 
-    private int Rank(ReadOnlySpan<byte> bytes) => _lookup.TryGetValue(bytes, out var rank) ? rank : int.MaxValue;
-
-    private sealed class ByteArrayComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+    private int Rank(ReadOnlySpan<byte> bytes)
     {
-        public static readonly ByteArrayComparer Instance = new();
+        if (bytes.Length <= 8)
+        {
+            var key = Pack(bytes);
+            var mask = _shortKeys.Length - 1;
+            for (var slot = ShortSlot(key, bytes.Length); ; slot = (slot + 1) & mask)
+            {
+                var length = _shortLengths[slot];
+                if (length == 0)
+                {
+                    return int.MaxValue;
+                }
+                if (length == bytes.Length && _shortKeys[slot] == key)
+                {
+                    return _shortRanks[slot];
+                }
+            }
+        }
+        var longMask = _longLengths.Length - 1;
+        for (var slot = LongSlot(bytes); ; slot = (slot + 1) & longMask)
+        {
+            var length = _longLengths[slot];
+            if (length == 0)
+            {
+                return int.MaxValue;
+            }
+            if (length == bytes.Length && _longArena.AsSpan(_longStarts[slot], length).SequenceEqual(bytes))
+            {
+                return _longRanks[slot];
+            }
+        }
+    }
 
-        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ShortSlot(ulong key, int length) => (int)(((key ^ (ulong)length) * 0x9E3779B97F4A7C15UL) >> _shortShift);
 
-        public int GetHashCode(byte[] obj) => GetHashCode((ReadOnlySpan<byte>)obj);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int LongSlot(ReadOnlySpan<byte> bytes) => (int)((XxHash3.HashToUInt64(bytes) * 0x9E3779B97F4A7C15UL) >> _longShift);
 
-        public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
-
-        public int GetHashCode(ReadOnlySpan<byte> alternate) => (int)XxHash3.HashToUInt64(alternate);
-
-        public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
+    /// <summary>Up to 8 bytes, little-endian, zero-padded (the length is compared separately).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Pack(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length == 8)
+        {
+            return BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        }
+        Span<byte> padded = stackalloc byte[8];
+        padded.Clear();
+        bytes.CopyTo(padded);
+        return BinaryPrimitives.ReadUInt64LittleEndian(padded);
     }
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.RegularExpressions;
 
 namespace StrawberryPhi.Core.Tokens;
 
@@ -7,30 +6,29 @@ namespace StrawberryPhi.Core.Tokens;
 /// Counts tiktoken tokens exactly as tiktoken's <c>encode_ordinary</c> does. Not thread-safe: give each thread its own.
 /// </summary>
 /// <remarks>
-/// Why not call Microsoft.ML.Tokenizers' <c>Tokenizer.CountTokens(string)</c>: its pre-tokenizer is one Regex shared by every
-/// instance and is re-entered once per word. A Regex caches a single runner, so two threads contend for it and
+/// Why not Microsoft.ML.Tokenizers' <c>Tokenizer.CountTokens(string)</c>: its pre-tokenizer is one Regex shared by
+/// every instance and re-entered once per word. A Regex caches a single runner, so two threads contend for it and
 /// allocate a new runner per word; the GC pauses that follow made two threads slower than one. Its LRU word cache
-/// also takes a lock per word. Here each counter owns its Regex, enumerates a string once, and keeps a lock-free
-/// word cache, so counting allocates nothing after warm-up and scales with cores (docs/adr/0002).
+/// also takes a lock per word, and building it loads three 200k-entry dictionaries. Here pre-tokenization is a
+/// plain scanner (<see cref="PreTokenizer"/>), the ranks are shared read-only (<see cref="TiktokenVocabulary"/>),
+/// and each counter keeps a lock-free word cache, so counting allocates nothing after warm-up and scales with
+/// cores (docs/adr/0002).
 /// </remarks>
 public sealed class TokenCounter
 {
     private const int MaxCachedWordLength = 64;
-    private const int MaxCacheEntries = 250_000;
 
-    private readonly Regex _preTokenizer;
+    private readonly bool _o200k;
     private readonly TiktokenVocabulary _vocabulary;
-    private readonly Dictionary<string, int> _cache = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
+    private readonly WordCache _cache = new();
     private char[] _chars = new char[4096];
     private byte[] _bytes = new byte[1024];
 
     public TokenCounter(TokenEncoding encoding)
     {
         Encoding = encoding;
-        _preTokenizer = new Regex(encoding.Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+        _o200k = encoding == TokenEncoding.O200kBase;
         _vocabulary = encoding.Vocabulary;
-        _cacheLookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public TokenEncoding Encoding { get; }
@@ -38,22 +36,22 @@ public sealed class TokenCounter
     public int Count(ReadOnlySpan<char> text)
     {
         var count = 0;
-        foreach (var match in _preTokenizer.EnumerateMatches(text))
+        for (var start = 0; start < text.Length;)
         {
-            var word = text.Slice(match.Index, match.Length);
-            if (_cacheLookup.TryGetValue(word, out var cached))
+            // Direct calls, not a delegate: see WordCache for why the hot path avoids indirect calls.
+            var end = _o200k ? PreTokenizer.NextO200k(text, start) : PreTokenizer.NextCl100k(text, start);
+            var word = text[start..end];
+            start = end;
+            if (word.Length > MaxCachedWordLength)
             {
-                count += cached;
+                count += CountWord(word);
                 continue;
             }
-            var words = CountWord(word);
-            if (word.Length <= MaxCachedWordLength)
+            var hash = WordCache.Hash(word);
+            if (!_cache.TryGet(word, hash, out var words))
             {
-                if (_cache.Count >= MaxCacheEntries)
-                {
-                    _cache.Clear();
-                }
-                _cacheLookup[word] = words;
+                words = CountWord(word);
+                _cache.Add(word, hash, words);
             }
             count += words;
         }

@@ -1,34 +1,40 @@
 namespace StrawberryPhi.Core.Tokens;
 
+internal delegate int NextPiece(ReadOnlySpan<char> text, int start);
+
 /// <summary>
-/// A tiktoken encoding: its pre-tokenization pattern and its vocabulary (from Microsoft.ML.Tokenizers' data
-/// packages). The patterns are those Microsoft.ML.Tokenizers uses for these encodings; we run them ourselves so
-/// that every worker thread owns its Regex (see <see cref="TokenCounter"/> and docs/adr/0002).
+/// A tiktoken encoding: its pre-tokenization (<see cref="PreTokenizer"/>) and its vocabulary (from
+/// Microsoft.ML.Tokenizers' data packages).
 /// </summary>
 public sealed class TokenEncoding
 {
     public static readonly TokenEncoding O200kBase = new(
         "o200k_base",
         "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-        "Microsoft.ML.Tokenizers.Data.O200kBase", "o200k_base.tiktoken.deflate");
+        "Microsoft.ML.Tokenizers.Data.O200kBase", "o200k_base.tiktoken.deflate", PreTokenizer.NextO200k);
 
     public static readonly TokenEncoding Cl100kBase = new(
         "cl100k_base",
         "'(?i:[sdmt]|ll|ve|re)|(?>[^\\r\\n\\p{L}\\p{N}]?)(?>\\p{L}+)|(?>\\p{N}{1,3})| ?(?>[^\\s\\p{L}\\p{N}]+)(?>[\\r\\n]*)|(?>\\s+)$|\\s*[\\r\\n]|\\s+(?!\\S)|\\s",
-        "Microsoft.ML.Tokenizers.Data.Cl100kBase", "cl100k_base.tiktoken.deflate");
+        "Microsoft.ML.Tokenizers.Data.Cl100kBase", "cl100k_base.tiktoken.deflate", PreTokenizer.NextCl100k);
 
     private readonly Lazy<TiktokenVocabulary> _vocabulary;
 
-    private TokenEncoding(string name, string pattern, string assembly, string resource)
+    private TokenEncoding(string name, string pattern, string assembly, string resource, NextPiece next)
     {
         Name = name;
         Pattern = pattern;
+        Next = next;
         _vocabulary = new Lazy<TiktokenVocabulary>(() => TiktokenVocabulary.Load(assembly, resource), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public string Name { get; }
 
+    /// <summary>The regex that <see cref="Next"/> implements (Microsoft.ML.Tokenizers' form); tests use it as an oracle.</summary>
     internal string Pattern { get; }
+
+    /// <summary>The end of the pre-tokenization piece that starts at a given index.</summary>
+    internal NextPiece Next { get; }
 
     /// <summary>Loaded on first use, once per process, shared by every counter.</summary>
     internal TiktokenVocabulary Vocabulary => _vocabulary.Value;

@@ -461,8 +461,9 @@ internal sealed class ExampleInspector
         {
             Add(path + suffix, problem.Severity, problem.Code, $"{problem.Message} (at character {problem.Offset + 1})");
         }
+        // An example is well-formed only if every trained assistant message is.
+        facts.ReflectionValid = (!facts.ReflectionChecked || facts.ReflectionValid) && parse.IsValid;
         facts.ReflectionChecked = true;
-        facts.ReflectionValid = facts.ReflectionValid || parse.IsValid;
         facts.Reflections += parse.Reflections.Count;
         var reflectionTokens = 0;
         foreach (var reflection in parse.Reflections)

@@ -59,6 +59,17 @@ public class ReflectionParserTests
         Assert.Contains(ReflectionParser.Parse("<thinking>a</thinking><output>b</output>", tags).Problems, p => p.Code == IssueCodes.ReflectionTextOutsideTags);
     }
 
+    [Fact]
+    public void ValidateFile_OneBadTurnOfTwo_ExampleIsNotWellFormed()
+    {
+        using var dir = new TempDirectory();
+        const string mixed = """{"messages":[{"role":"system","content":"You are a careful tutor."},{"role":"user","content":"q"},{"role":"assistant","content":"<thinking>t</thinking><output>o</output>"},{"role":"user","content":"q2"},{"role":"assistant","content":"plain"}]}""";
+        var path = dir.WriteLines("r.jsonl", Examples.Filler(Examples.Reflection, 9).Append(mixed));
+        var report = DatasetValidator.ValidateFile(path, new ValidationOptions { Reflection = true });
+        Assert.Equal(10, report.Reflection!.ExamplesChecked);
+        Assert.Equal(9, report.Reflection.ValidExamples);
+    }
+
     [Theory]
     [InlineData("a,b")]
     [InlineData("a,a,b")]
