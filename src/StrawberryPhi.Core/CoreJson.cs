@@ -1,6 +1,10 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using StrawberryPhi.Core.Catalog;
+using StrawberryPhi.Core.Transform;
+using StrawberryPhi.Core.Validation;
 
 namespace StrawberryPhi.Core;
 
@@ -19,9 +23,26 @@ public static class CoreJson
             WriteIndented = indented,
             Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+            // Source-generated metadata for our report types (no reflection at start-up); reflection for the rest.
+            TypeInfoResolver = JsonTypeInfoResolver.Combine(CoreJsonContext.Default, new DefaultJsonTypeInfoResolver()),
         };
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
-        options.MakeReadOnly(populateMissingResolver: true);
+        options.MakeReadOnly();
         return options;
     }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UseStringEnumConverter = true)]
+[JsonSerializable(typeof(ValidationReport))]
+[JsonSerializable(typeof(ConversionResult))]
+[JsonSerializable(typeof(ModelCatalogView))]
+internal sealed partial class CoreJsonContext : JsonSerializerContext;
+
+/// <summary>The catalog as <c>phi models --format json</c> and the API show it.</summary>
+public sealed record ModelCatalogView(DateOnly AsOf, IReadOnlyList<ProviderInfo> Providers, IReadOnlyList<CatalogModel> Models)
+{
+    public static ModelCatalogView Of(ModelCatalog catalog) => new(catalog.AsOf, catalog.Providers, catalog.Models);
 }

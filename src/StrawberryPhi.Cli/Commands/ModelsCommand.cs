@@ -18,7 +18,7 @@ internal static class ModelsCommand
             var catalog = ModelCatalog.Default;
             if (parse.GetValue(format) == "json")
             {
-                context.Output.WriteLine(JsonSerializer.Serialize(new { catalog.AsOf, catalog.Providers, catalog.Models }, CoreJson.Options));
+                context.Output.WriteLine(JsonSerializer.Serialize(ModelCatalogView.Of(catalog), CoreJson.Options));
                 return ExitCodes.Ok;
             }
             var today = context.Today;

@@ -25,13 +25,6 @@ public sealed record CatalogModel(
 /// </summary>
 public sealed class ModelCatalog
 {
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
-
     private static readonly Lazy<ModelCatalog> Embedded = new(LoadEmbedded);
 
     private ModelCatalog(DateOnly asOf, IReadOnlyList<ProviderInfo> providers, IReadOnlyList<CatalogModel> models)
@@ -60,7 +53,7 @@ public sealed class ModelCatalog
 
     public static ModelCatalog Load(Stream json)
     {
-        var file = JsonSerializer.Deserialize<CatalogFile>(json, JsonOptions)
+        var file = JsonSerializer.Deserialize(json, CatalogJsonContext.Default.CatalogFile)
             ?? throw new InvalidDataException("The model catalog is empty.");
         var providers = file.Providers.Select(p => new ProviderInfo(p.Id, p.Name, p.FineTuningNewJobsEnd, p.Note)).ToList();
         var models = file.Models.Select(m => new CatalogModel(
@@ -85,19 +78,28 @@ public sealed class ModelCatalog
             ?? throw new InvalidOperationException("The embedded model catalog is missing from the build.");
         return Load(stream);
     }
-
-    private sealed record CatalogFile(DateOnly AsOf, List<string>? Sources, List<ProviderEntry> Providers, List<ModelEntry> Models);
-
-    private sealed record ProviderEntry(string Id, string Name, DateOnly? FineTuningNewJobsEnd, string? Note);
-
-    private sealed record ModelEntry(
-        string Id,
-        List<string>? Aliases,
-        List<string> Providers,
-        string Encoding,
-        int TrainingTokenLimit,
-        List<string> Methods,
-        [property: JsonPropertyName("training_price_per_1m")] decimal? TrainingPricePer1M,
-        [property: JsonPropertyName("inference_price_per_1m")] InferencePrice? InferencePricePer1M,
-        DateOnly? ShutdownDate);
 }
+
+// The data file's shape. Source-generated (no reflection at start-up), and strict: an unknown key is an error, so
+// a typo in the catalog fails the build's tests instead of silently dropping a field.
+internal sealed record CatalogFile(DateOnly AsOf, List<string>? Sources, List<ProviderEntry> Providers, List<ModelEntry> Models);
+
+internal sealed record ProviderEntry(string Id, string Name, DateOnly? FineTuningNewJobsEnd, string? Note);
+
+internal sealed record ModelEntry(
+    string Id,
+    List<string>? Aliases,
+    List<string> Providers,
+    string Encoding,
+    int TrainingTokenLimit,
+    List<string> Methods,
+    [property: JsonPropertyName("training_price_per_1m")] decimal? TrainingPricePer1M,
+    [property: JsonPropertyName("inference_price_per_1m")] InferencePrice? InferencePricePer1M,
+    DateOnly? ShutdownDate);
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    ReadCommentHandling = JsonCommentHandling.Skip,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(CatalogFile))]
+internal sealed partial class CatalogJsonContext : JsonSerializerContext;

@@ -236,9 +236,11 @@ internal sealed class TiktokenVocabulary
         {
             return BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         }
-        Span<byte> padded = stackalloc byte[8];
-        padded.Clear();
-        bytes.CopyTo(padded);
-        return BinaryPrimitives.ReadUInt64LittleEndian(padded);
+        var key = 0UL;
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            key |= (ulong)bytes[i] << (8 * i);
+        }
+        return key;
     }
 }

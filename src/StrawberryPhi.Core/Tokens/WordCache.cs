@@ -11,26 +11,28 @@ internal sealed class WordCache
 {
     private const int MaxEntries = 1 << 18;
 
-    private int[] _hashes;
-    private int[] _starts;
-    private int[] _lengths;
-    private int[] _counts;
+    // One 16-byte entry per slot, so a probe touches one cache line (plus the arena when the hash matches).
+    private struct Entry
+    {
+        public int Hash; // 0 marks an empty slot
+        public int Start;
+        public int Length;
+        public int Count;
+    }
+
+    private Entry[] _entries;
     private char[] _arena;
     private int _arenaUsed;
     private int _count;
     private int _mask;
-
     private int _shift;
 
     public WordCache(int capacity = 1 << 16)
     {
-        _shift = 32 - System.Numerics.BitOperations.Log2((uint)capacity);
-        _hashes = new int[capacity];
-        _starts = new int[capacity];
-        _lengths = new int[capacity];
-        _counts = new int[capacity];
+        _entries = new Entry[capacity];
         _arena = new char[capacity * 8];
         _mask = capacity - 1;
+        _shift = 32 - System.Numerics.BitOperations.Log2((uint)capacity);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -51,29 +53,28 @@ internal sealed class WordCache
 
     public bool TryGet(ReadOnlySpan<char> word, int hash, out int count)
     {
-        var slot = Slot(hash);
-        while (true)
+        var entries = _entries;
+        for (var slot = Slot(hash); ; slot = (slot + 1) & _mask)
         {
-            var stored = _hashes[slot];
-            if (stored == 0)
+            ref readonly var entry = ref entries[slot];
+            if (entry.Hash == 0)
             {
                 count = 0;
                 return false;
             }
-            if (stored == hash && _lengths[slot] == word.Length && _arena.AsSpan(_starts[slot], word.Length).SequenceEqual(word))
+            if (entry.Hash == hash && entry.Length == word.Length && _arena.AsSpan(entry.Start, word.Length).SequenceEqual(word))
             {
-                count = _counts[slot];
+                count = entry.Count;
                 return true;
             }
-            slot = (slot + 1) & _mask;
         }
     }
 
     public void Add(ReadOnlySpan<char> word, int hash, int count)
     {
-        if (_count * 2 >= _hashes.Length)
+        if (_count * 2 >= _entries.Length)
         {
-            if (_hashes.Length >= MaxEntries)
+            if (_entries.Length >= MaxEntries)
             {
                 Clear();
             }
@@ -87,47 +88,40 @@ internal sealed class WordCache
             Array.Resize(ref _arena, Math.Max(_arena.Length * 2, _arenaUsed + word.Length));
         }
         word.CopyTo(_arena.AsSpan(_arenaUsed));
-        Insert(hash, _arenaUsed, word.Length, count);
+        Insert(new Entry { Hash = hash, Start = _arenaUsed, Length = word.Length, Count = count });
         _arenaUsed += word.Length;
     }
 
-    private void Insert(int hash, int start, int length, int count)
+    private void Insert(Entry entry)
     {
-        var slot = Slot(hash);
-        while (_hashes[slot] != 0)
+        var slot = Slot(entry.Hash);
+        while (_entries[slot].Hash != 0)
         {
             slot = (slot + 1) & _mask;
         }
-        _hashes[slot] = hash;
-        _starts[slot] = start;
-        _lengths[slot] = length;
-        _counts[slot] = count;
+        _entries[slot] = entry;
         _count++;
     }
 
     private void Grow()
     {
-        var (hashes, starts, lengths, counts) = (_hashes, _starts, _lengths, _counts);
-        var capacity = hashes.Length * 2;
-        _hashes = new int[capacity];
-        _starts = new int[capacity];
-        _lengths = new int[capacity];
-        _counts = new int[capacity];
-        _mask = capacity - 1;
-        _shift = 32 - System.Numerics.BitOperations.Log2((uint)capacity);
+        var old = _entries;
+        _entries = new Entry[old.Length * 2];
+        _mask = _entries.Length - 1;
+        _shift = 32 - System.Numerics.BitOperations.Log2((uint)_entries.Length);
         _count = 0;
-        for (var i = 0; i < hashes.Length; i++)
+        foreach (var entry in old)
         {
-            if (hashes[i] != 0)
+            if (entry.Hash != 0)
             {
-                Insert(hashes[i], starts[i], lengths[i], counts[i]);
+                Insert(entry);
             }
         }
     }
 
     private void Clear()
     {
-        Array.Clear(_hashes);
+        Array.Clear(_entries);
         _count = 0;
         _arenaUsed = 0;
     }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Reproduces the numbers of docs/benchmarks.md. Needs Node.js with npm (the Cookbook baseline), and hyperfine and
+# GNU time (apt-get install -y hyperfine time). Writes its data files to $BENCH_DIR (default /tmp/phi-bench).
+# Run it on an otherwise idle machine: the numbers are wall-clock times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${BENCH_DIR:-/tmp/phi-bench}
+mkdir -p "$out"
+
+dotnet build -c Release src/StrawberryPhi.Cli >/dev/null
+dotnet build -c Release bench/StrawberryPhi.Benchmarks >/dev/null
+bench="dotnet bench/StrawberryPhi.Benchmarks/bin/Release/net10.0/StrawberryPhi.Benchmarks.dll"
+phi=$PWD/src/StrawberryPhi.Cli/bin/Release/net10.0/phi
+(cd bench/cookbook-node && npm ci --no-audit --no-fund >/dev/null)
+
+echo "## machine"; nproc; grep -m1 "model name" /proc/cpuinfo; free -g | sed -n 2p; dotnet --version; node --version
+[ -f "$out/chat-50mb.jsonl" ] || $bench generate "$out/chat-50mb.jsonl" 50 42
+[ -f "$out/chat-1gb.jsonl" ] || $bench generate "$out/chat-1gb.jsonl" 1024 7
+
+echo "## 50 MB: the Cookbook's logic in Node (tiktoken) vs phi validate, end to end"
+hyperfine --warmup 1 --runs 3 "node bench/cookbook-node/cookbook.mjs $out/chat-50mb.jsonl o200k_base"
+hyperfine --warmup 1 --runs 10 "$phi validate $out/chat-50mb.jsonl --format json" "$phi validate $out/chat-50mb.jsonl --format json --threads 1"
+echo "## start-up: a 12-line file"
+head -12 "$out/chat-50mb.jsonl" > "$out/chat-12.jsonl"
+hyperfine --warmup 1 --runs 10 "$phi validate $out/chat-12.jsonl --format json"
+
+echo "## in process, warm: tokenizer alone vs the whole validation, by thread count"
+$bench tokenizer "$out/chat-50mb.jsonl" 2 3
+$bench validate "$out/chat-50mb.jsonl" 2 3
+
+echo "## memory"
+/usr/bin/time -f "node cookbook 50 MB: %e s, peak RSS %M KB" node bench/cookbook-node/cookbook.mjs "$out/chat-50mb.jsonl" >/dev/null
+/usr/bin/time -f "phi validate 50 MB: %e s, peak RSS %M KB" "$phi" validate "$out/chat-50mb.jsonl" --format json >/dev/null
+/usr/bin/time -f "phi validate 1 GB: %e s, peak RSS %M KB" "$phi" validate "$out/chat-1gb.jsonl" --format json >"$out/1gb.json" || true
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('1 GB:', r['examples'], 'examples,', r['tokens']['total'], 'tokens')" "$out/1gb.json" 2>/dev/null || true
