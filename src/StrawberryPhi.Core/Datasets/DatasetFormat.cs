@@ -103,7 +103,8 @@ public static class DatasetFormatDetector
             var keys = FirstObjectKeys(text, inArray: false);
             return Classify(keys, jsonl: true);
         }
-        var firstLine = text[..Math.Max(0, text.IndexOf((byte)'\n') is var n && n >= 0 ? n : text.Length)];
+        var newline = text.IndexOf((byte)'\n');
+        var firstLine = newline < 0 ? text : text[..newline];
         if (extension.Equals(".csv", StringComparison.OrdinalIgnoreCase) || extension.Equals(".tsv", StringComparison.OrdinalIgnoreCase)
             || firstLine.IndexOfAny((byte)',', (byte)'\t') >= 0)
         {

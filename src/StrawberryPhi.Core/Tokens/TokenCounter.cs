@@ -18,7 +18,6 @@ public sealed class TokenCounter
 {
     private const int MaxCachedWordLength = 64;
 
-    private readonly bool _o200k;
     private readonly TiktokenVocabulary _vocabulary;
     private readonly WordCache _cache = new();
     private char[] _chars = new char[4096];
@@ -27,7 +26,6 @@ public sealed class TokenCounter
     public TokenCounter(TokenEncoding encoding)
     {
         Encoding = encoding;
-        _o200k = encoding == TokenEncoding.O200kBase;
         _vocabulary = encoding.Vocabulary;
     }
 
@@ -38,8 +36,7 @@ public sealed class TokenCounter
         var count = 0;
         for (var start = 0; start < text.Length;)
         {
-            // Direct calls, not a delegate: see WordCache for why the hot path avoids indirect calls.
-            var end = _o200k ? PreTokenizer.NextO200k(text, start) : PreTokenizer.NextCl100k(text, start);
+            var end = Encoding.NextPiece(text, start);
             var word = text[start..end];
             start = end;
             if (word.Length > MaxCachedWordLength)

@@ -39,10 +39,18 @@ public static class LineSelection
         using var validationFile = new AtomicFile(validationOutput);
         ForEachExample(input, (index, line) =>
         {
-            var target = chosen[(int)index] ? validationFile.Stream : trainFile.Stream;
+            var toValidation = chosen[(int)index];
+            var target = toValidation ? validationFile.Stream : trainFile.Stream;
             target.Write(line);
             target.WriteByte((byte)'\n');
-            _ = chosen[(int)index] ? validation++ : train++;
+            if (toValidation)
+            {
+                validation++;
+            }
+            else
+            {
+                train++;
+            }
         }, cancellationToken);
         trainFile.Commit();
         validationFile.Commit();

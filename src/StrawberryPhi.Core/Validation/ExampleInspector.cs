@@ -72,8 +72,6 @@ internal sealed class ExampleInspector
         _counter = new TokenCounter(options.Encoding);
     }
 
-    public TokenCounter Counter => _counter;
-
     public ExampleFacts Inspect(ReadOnlyMemory<byte> line, long lineNumber, DatasetKind kind, List<Issue> issues)
     {
         _issues = issues;
@@ -84,7 +82,7 @@ internal sealed class ExampleInspector
         if (bytes.Trim(" \t\r\n"u8).IsEmpty)
         {
             facts.Blank = true;
-            Add("$", Severity.Warning, IssueCodes.BlankLine, "Blank line; OpenAI's file check rejects blank lines in JSONL, so remove it.");
+            Add("$", Severity.Warning, IssueCodes.BlankLine, "Blank line between examples; remove it (strict JSONL readers reject empty lines).");
             return facts;
         }
         if (!System.Text.Unicode.Utf8.IsValid(bytes))

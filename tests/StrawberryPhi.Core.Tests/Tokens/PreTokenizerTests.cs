@@ -58,7 +58,7 @@ public class PreTokenizerTests
         var pieces = new List<string>();
         for (var start = 0; start < text.Length;)
         {
-            var end = encoding.Next(text, start);
+            var end = encoding.NextPiece(text, start);
             Assert.True(end > start, $"no progress at {start} in {Escape(text)}");
             pieces.Add(text[start..end]);
             start = end;
