@@ -60,6 +60,17 @@ public class ReflectionParserTests
     }
 
     [Fact]
+    public void ValidateFile_ContentParts_ReflectionNotTextOnlyWhenChecked()
+    {
+        using var dir = new TempDirectory();
+        const string parts = """{"messages":[{"role":"system","content":"You are a careful tutor."},{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"text","text":"<thinking>t</thinking><output>o</output>"}]}]}""";
+        var path = dir.WriteLines("p.jsonl", Examples.Filler(Examples.Reflection, 9).Append(parts));
+        var issue = Assert.Single(DatasetValidator.ValidateFile(path, new ValidationOptions { Reflection = true }).Issues);
+        Assert.Equal((10L, IssueCodes.ReflectionNotText, "$.messages[2].content"), (issue.Line, issue.Code, issue.Path));
+        Assert.Empty(DatasetValidator.ValidateFile(path, new ValidationOptions()).Issues);
+    }
+
+    [Fact]
     public void ValidateFile_OneBadTurnOfTwo_ExampleIsNotWellFormed()
     {
         using var dir = new TempDirectory();
