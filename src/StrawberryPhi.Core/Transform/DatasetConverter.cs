@@ -49,7 +49,7 @@ public static class DatasetConverter
                     changed++;
                 }
                 example.WriteTo(writer);
-                await writer.FlushAsync(cancellationToken);
+                writer.Flush(); // into the FileStream's buffer, which writes to disk in 64 KB blocks
                 file.Stream.WriteByte((byte)'\n');
                 writer.Reset();
                 written++;
