@@ -1,0 +1,116 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace StrawberryPhi.LocalEngine.Model;
+
+public sealed record TrainingOptions
+{
+    public int Epochs { get; init; } = 3;
+    public int BatchSize { get; init; } = 16;
+
+    /// <summary>Peak learning rate (OpenAI's multiplier scales this).</summary>
+    public double LearningRate { get; init; } = 2e-3;
+
+    public double WeightDecay { get; init; } = 0.01;
+    public double WarmupShare { get; init; } = 0.05;
+    public double GradientClip { get; init; } = 1.0;
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Threads libtorch may use, so the host stays responsive.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+}
+
+/// <summary>One optimizer step's metrics (what the fine-tuning API reports as a metrics event).</summary>
+public sealed record TrainingStep(int Step, int TotalSteps, double TrainLoss, double TrainMeanTokenAccuracy);
+
+/// <summary>
+/// Supervised training with the loss on trained assistant tokens only: AdamW, linear warm-up then cosine decay to a
+/// tenth of the peak, gradient clipping, and a seeded shuffle, so the same seed gives the same run.
+/// </summary>
+public static class Trainer
+{
+    public static void Train(
+        GptModel model, IReadOnlyList<EncodedExample> examples, TrainingOptions options, Action<TrainingStep>? onStep = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(examples.Count);
+        torch.set_num_threads(options.Threads);
+        torch.random.manual_seed(options.Seed);
+        var random = new Random(options.Seed);
+        var context = model.Size.Context;
+        var stepsPerEpoch = (examples.Count + options.BatchSize - 1) / options.BatchSize;
+        var totalSteps = stepsPerEpoch * options.Epochs;
+        var warmup = Math.Max(1, (int)(totalSteps * options.WarmupShare));
+        using var optimizer = torch.optim.AdamW(model.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
+        model.train();
+
+        var order = Enumerable.Range(0, examples.Count).ToArray();
+        var step = 0;
+        for (var epoch = 0; epoch < options.Epochs; epoch++)
+        {
+            random.Shuffle(order);
+            for (var start = 0; start < order.Length; start += options.BatchSize)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var batch = order.Skip(start).Take(options.BatchSize).Select(i => examples[i]).ToList();
+                var rate = LearningRate(step, totalSteps, warmup, options.LearningRate);
+                foreach (var group in optimizer.ParamGroups)
+                {
+                    group.LearningRate = rate;
+                }
+
+                using var scope = torch.NewDisposeScope();
+                var (inputs, targets) = Batch(batch, context);
+                var logits = model.forward(inputs);
+                var flatLogits = logits.reshape(-1, EngineVocabulary.Size);
+                var flatTargets = targets.reshape(-1);
+                var loss = nn.functional.cross_entropy(flatLogits, flatTargets, ignore_index: -100);
+                optimizer.zero_grad();
+                loss.backward();
+                nn.utils.clip_grad_norm_(model.parameters(), options.GradientClip);
+                optimizer.step();
+
+                var counted = flatTargets.ne(-100);
+                var correct = flatLogits.argmax(1).eq(flatTargets).logical_and(counted).sum().item<long>();
+                var total = Math.Max(1, counted.sum().item<long>());
+                step++;
+                onStep?.Invoke(new TrainingStep(step, totalSteps, loss.item<float>(), (double)correct / total));
+            }
+        }
+        model.eval();
+    }
+
+    private static double LearningRate(int step, int totalSteps, int warmup, double peak)
+    {
+        if (step < warmup)
+        {
+            return peak * (step + 1) / warmup;
+        }
+        var progress = (double)(step - warmup) / Math.Max(1, totalSteps - warmup);
+        return peak * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * progress)));
+    }
+
+    /// <summary>Inputs are tokens[0..n-1], targets tokens[1..n] (-100 where not trained or padding), cut to the context.</summary>
+    private static (Tensor Inputs, Tensor Targets) Batch(List<EncodedExample> batch, int context)
+    {
+        var length = Math.Min(context, batch.Max(e => e.Tokens.Length) - 1);
+        var inputs = new long[batch.Count * length];
+        var targets = new long[batch.Count * length];
+        Array.Fill(inputs, EngineVocabulary.Pad);
+        Array.Fill(targets, -100L);
+        for (var b = 0; b < batch.Count; b++)
+        {
+            var example = batch[b];
+            var n = Math.Min(length, example.Tokens.Length - 1);
+            for (var t = 0; t < n; t++)
+            {
+                inputs[b * length + t] = example.Tokens[t];
+                if (example.Trained[t + 1])
+                {
+                    targets[b * length + t] = example.Tokens[t + 1];
+                }
+            }
+        }
+        return (torch.tensor(inputs, [batch.Count, length]), torch.tensor(targets, [batch.Count, length]));
+    }
+}
