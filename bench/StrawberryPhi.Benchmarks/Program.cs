@@ -4,6 +4,7 @@ using StrawberryPhi.Benchmarks;
 // bench generate OUT MEGABYTES [SEED]   write a deterministic chat dataset of about MEGABYTES MB
 // bench tokenizer FILE [THREADS] [REPEATS]  tokenizer-alone throughput on FILE's strings, 1..THREADS threads
 // bench validate FILE [THREADS] [REPEATS]  warm in-process validation throughput, 1..THREADS threads
+// bench engine [SECONDS]                training and inference tokens/s of each local base model size
 // bench micro [BenchmarkDotNet args]    per-call micro-benchmarks
 switch (args.FirstOrDefault())
 {
@@ -36,6 +37,9 @@ switch (args.FirstOrDefault())
             Console.WriteLine($"second ValidateFile: {stopwatch.ElapsedMilliseconds} ms");
             return 0;
         }
+    case "engine":
+        EngineThroughput.Run(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10);
+        return 0;
     case "micro":
         BenchmarkRunner.Run<MicroBenchmarks>(args: args[1..]);
         return 0;
