@@ -66,7 +66,7 @@ public class ModelTests
             {
                 cancelled.Cancel();
             }
-        }, cancelled.Token));
+        }, cancellationToken: cancelled.Token));
         Assert.Equal(2, steps);
     }
 }

@@ -29,9 +29,10 @@ public sealed record TrainingStep(int Step, int TotalSteps, double TrainLoss, do
 /// </summary>
 public static class Trainer
 {
+    /// <param name="onEpoch">Called after each epoch with the epoch number (1-based) and the step reached.</param>
     public static void Train(
         GptModel model, IReadOnlyList<EncodedExample> examples, TrainingOptions options, Action<TrainingStep>? onStep = null,
-        CancellationToken cancellationToken = default)
+        Action<int, int>? onEpoch = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfZero(examples.Count);
         torch.set_num_threads(options.Threads);
@@ -76,6 +77,7 @@ public static class Trainer
                 step++;
                 onStep?.Invoke(new TrainingStep(step, totalSteps, loss.item<float>(), (double)correct / total));
             }
+            onEpoch?.Invoke(epoch + 1, step);
         }
         model.eval();
     }

@@ -1,0 +1,194 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using StrawberryPhi.Core;
+
+namespace StrawberryPhi.LocalEngine.Engine;
+
+/// <summary>
+/// The engine's own records on disk, so they survive a restart: uploaded files, jobs (one JSON file each, replaced
+/// atomically), events (append-only JSONL per job), checkpoints, and fine-tuned models (safetensors). Thread-safe.
+/// </summary>
+public sealed class EngineStore
+{
+    private readonly Lock _gate = new();
+    private readonly string _files;
+    private readonly string _jobs;
+    private readonly string _models;
+
+    public EngineStore(string dataDirectory)
+    {
+        DataDirectory = Path.GetFullPath(dataDirectory);
+        _files = Directory.CreateDirectory(Path.Combine(DataDirectory, "files")).FullName;
+        _jobs = Directory.CreateDirectory(Path.Combine(DataDirectory, "jobs")).FullName;
+        _models = Directory.CreateDirectory(Path.Combine(DataDirectory, "models")).FullName;
+    }
+
+    public string DataDirectory { get; }
+
+    private static long _lastTicks;
+
+    /// <summary>
+    /// A new id that sorts in creation order (monotonic UTC ticks, then randomness): lists are ordered by id, and
+    /// "after" pagination can compare ids, even for records created within the same second.
+    /// </summary>
+    public static string NewId(string prefix)
+    {
+        long last, ticks;
+        do
+        {
+            last = Volatile.Read(ref _lastTicks);
+            ticks = Math.Max(DateTime.UtcNow.Ticks, last + 1);
+        }
+        while (Interlocked.CompareExchange(ref _lastTicks, ticks, last) != last);
+        return prefix + ticks.ToString("x16", System.Globalization.CultureInfo.InvariantCulture) + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+    }
+
+    // Files
+
+    public EngineFile AddFile(Stream content, string filename, string purpose, long now)
+    {
+        var id = NewId("file-");
+        var path = FileContentPath(id);
+        using (var target = new FileStream(path + ".tmp", FileMode.CreateNew, FileAccess.Write))
+        {
+            content.CopyTo(target);
+        }
+        File.Move(path + ".tmp", path);
+        var record = new EngineFile(id, new FileInfo(path).Length, now, filename, purpose);
+        WriteJson(Path.Combine(_files, id + ".json"), record);
+        return record;
+    }
+
+    public EngineFile? GetFile(string id) => ValidId(id) ? ReadJson<EngineFile>(Path.Combine(_files, id + ".json")) : null;
+
+    public IReadOnlyList<EngineFile> ListFiles() => ReadAll<EngineFile>(_files, "*.json").OrderBy(f => f.CreatedAt).ToList();
+
+    public string FileContentPath(string id) => Path.Combine(_files, id + ".jsonl");
+
+    public bool DeleteFile(string id)
+    {
+        if (GetFile(id) is null)
+        {
+            return false;
+        }
+        File.Delete(Path.Combine(_files, id + ".json"));
+        File.Delete(FileContentPath(id));
+        return true;
+    }
+
+    // Jobs, events, checkpoints
+
+    public void SaveJob(FineTuningJob job) => WriteJson(Path.Combine(_jobs, job.Id + ".json"), job);
+
+    public FineTuningJob? GetJob(string id) => ValidId(id) ? ReadJson<FineTuningJob>(Path.Combine(_jobs, id + ".json")) : null;
+
+    /// <summary>Every job, newest first (the order of the jobs list).</summary>
+    public IReadOnlyList<FineTuningJob> ListJobs() =>
+        ReadAll<FineTuningJob>(_jobs, "ftjob-*.json").OrderByDescending(j => j.Id, StringComparer.Ordinal).ToList();
+
+    public JobEvent AddEvent(string jobId, string level, string message, long now, IReadOnlyDictionary<string, double>? data = null)
+    {
+        var item = new JobEvent(NewId("ftevent-"), now, level, message, data is null ? "message" : "metrics", data);
+        var line = JsonSerializer.Serialize(item, CoreJson.Options) + "\n";
+        lock (_gate)
+        {
+            File.AppendAllText(Path.Combine(_jobs, jobId + ".events.jsonl"), line);
+        }
+        return item;
+    }
+
+    /// <summary>Events of a job, newest first (the order of the events list).</summary>
+    public IReadOnlyList<JobEvent> ListEvents(string jobId)
+    {
+        var path = Path.Combine(_jobs, jobId + ".events.jsonl");
+        lock (_gate)
+        {
+            if (!ValidId(jobId) || !File.Exists(path))
+            {
+                return [];
+            }
+            return File.ReadLines(path).Select(l => JsonSerializer.Deserialize<JobEvent>(l, CoreJson.Options)!).Reverse().ToList();
+        }
+    }
+
+    public void AddCheckpoint(JobCheckpoint checkpoint)
+    {
+        lock (_gate)
+        {
+            var list = ListCheckpoints(checkpoint.FineTuningJobId).Reverse().Append(checkpoint).ToList();
+            WriteJson(Path.Combine(_jobs, checkpoint.FineTuningJobId + ".checkpoints.json"), list);
+        }
+    }
+
+    /// <summary>Checkpoints of a job, newest first.</summary>
+    public IReadOnlyList<JobCheckpoint> ListCheckpoints(string jobId)
+    {
+        var list = ValidId(jobId) ? ReadJson<List<JobCheckpoint>>(Path.Combine(_jobs, jobId + ".checkpoints.json")) : null;
+        return list is null ? [] : Enumerable.Reverse(list).ToList();
+    }
+
+    // Models
+
+    public string ModelFilePath(string name) => Path.Combine(_models, name + ".safetensors");
+
+    public void AddModel(EngineModel model) => WriteJson(Path.Combine(_models, Key(model.Id) + ".json"), model with { File = Path.GetFileName(model.File) });
+
+    public EngineModel? GetModel(string id)
+    {
+        var model = ReadJson<EngineModel>(Path.Combine(_models, Key(id) + ".json"));
+        return model is null ? null : model with { File = model.File is null ? null : Path.Combine(_models, model.File) };
+    }
+
+    public IReadOnlyList<EngineModel> ListModels() =>
+        ReadAll<EngineModel>(_models, "*.json").Select(m => m with { File = m.File is null ? null : Path.Combine(_models, m.File) })
+            .OrderBy(m => m.Created).ThenBy(m => m.Id, StringComparer.Ordinal).ToList();
+
+    public bool DeleteModel(string id)
+    {
+        var model = GetModel(id);
+        if (model is null)
+        {
+            return false;
+        }
+        File.Delete(Path.Combine(_models, Key(id) + ".json"));
+        if (model.File is not null)
+        {
+            File.Delete(model.File);
+        }
+        return true;
+    }
+
+    // Model ids hold ':' (ft:base:local:suffix:job); file names get a reversible, safe form.
+    private static string Key(string id) => Convert.ToHexStringLower(System.Text.Encoding.UTF8.GetBytes(id));
+
+    private static bool ValidId(string id) => id.Length is > 0 and < 100 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+
+    private void WriteJson<T>(string path, T value)
+    {
+        lock (_gate)
+        {
+            var temporary = path + ".tmp";
+            File.WriteAllText(temporary, JsonSerializer.Serialize(value, CoreJson.Options));
+            File.Move(temporary, path, overwrite: true);
+        }
+    }
+
+    private T? ReadJson<T>(string path) where T : class
+    {
+        lock (_gate)
+        {
+            return File.Exists(path) ? JsonSerializer.Deserialize<T>(File.ReadAllText(path), CoreJson.Options) : null;
+        }
+    }
+
+    private List<T> ReadAll<T>(string directory, string pattern) where T : class
+    {
+        lock (_gate)
+        {
+            return Directory.GetFiles(directory, pattern)
+                .Where(p => !p.EndsWith(".checkpoints.json", StringComparison.Ordinal))
+                .Select(p => JsonSerializer.Deserialize<T>(File.ReadAllText(p), CoreJson.Options)!)
+                .ToList();
+        }
+    }
+}

@@ -1,0 +1,330 @@
+using System.Text.Json;
+using StrawberryPhi.Core.Catalog;
+using StrawberryPhi.Core.Validation;
+using StrawberryPhi.LocalEngine.Model;
+
+namespace StrawberryPhi.LocalEngine.Engine;
+
+/// <summary>What a caller asks for; null hyperparameters mean "auto".</summary>
+public sealed record CreateJobRequest(
+    string Model, string TrainingFile, string? ValidationFile = null, string? Suffix = null, int? Seed = null,
+    int? NEpochs = null, int? BatchSize = null, double? LearningRateMultiplier = null, IReadOnlyDictionary<string, string>? Metadata = null);
+
+/// <summary>A request the engine refuses, with the parameter at fault (the API maps it to a 400).</summary>
+public sealed class EngineRequestException(string message, string? param, string code = "invalid_request") : Exception(message)
+{
+    public string? Param { get; } = param;
+    public string Code { get; } = code;
+}
+
+/// <summary>
+/// Runs fine-tuning jobs one at a time, oldest first: validates the training file with the same validator as the
+/// CLI, trains, writes a metrics event per step and a checkpoint (a servable model) per epoch, and the final
+/// model. A job that was running when the process stopped is failed with a clear error at the next start; it never
+/// stays "running". Cancel stops a running job at its next step (well under a second for the local sizes).
+/// </summary>
+public sealed class JobRunner : IDisposable
+{
+    private const string OwnedBy = "strawberry-phi";
+    private readonly EngineStore _store;
+    private readonly TimeProvider _time;
+    private readonly int _threads;
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _gate = new();
+    private (string JobId, CancellationTokenSource Cancel)? _running;
+    private Task? _loop;
+
+    public JobRunner(EngineStore store, TimeProvider time, int threads)
+    {
+        _store = store;
+        _time = time;
+        _threads = threads;
+    }
+
+    /// <summary>Raised (on the runner's thread) after every change of a job's status.</summary>
+    public event Action<FineTuningJob>? JobChanged;
+
+    private long Now => _time.GetUtcNow().ToUnixTimeSeconds();
+
+    public void Start()
+    {
+        foreach (var job in _store.ListJobs().Where(j => j.Status == JobStatus.Running))
+        {
+            job.MarkFailed(new JobError("engine_restarted",
+                "The engine stopped while this job was running; resuming is not supported yet. Start a new job (its checkpoints are kept).", null), Now);
+            Save(job, "error", job.Error!.Message);
+        }
+        _loop = Task.Factory.StartNew(Loop, TaskCreationOptions.LongRunning);
+        _signal.Release();
+    }
+
+    public FineTuningJob Create(CreateJobRequest request)
+    {
+        if (ModelSize.Find(request.Model) is null && _store.GetModel(request.Model) is not { File: not null })
+        {
+            throw new EngineRequestException($"The model '{request.Model}' does not exist or cannot be fine-tuned.", "model", "model_not_found");
+        }
+        if (_store.GetFile(request.TrainingFile) is null)
+        {
+            throw new EngineRequestException($"No file with id '{request.TrainingFile}'.", "training_file", "file_not_found");
+        }
+        if (request.ValidationFile is not null && _store.GetFile(request.ValidationFile) is null)
+        {
+            throw new EngineRequestException($"No file with id '{request.ValidationFile}'.", "validation_file", "file_not_found");
+        }
+        if (request.Suffix is { } suffix && (suffix.Length is < 1 or > 64))
+        {
+            throw new EngineRequestException("suffix must be 1 to 64 characters.", "suffix");
+        }
+        if (request.NEpochs is < 1 or > 50)
+        {
+            throw new EngineRequestException("n_epochs must be 'auto' or 1 to 50.", "n_epochs");
+        }
+        if (request.BatchSize is < 1 or > 256)
+        {
+            throw new EngineRequestException("batch_size must be 'auto' or 1 to 256.", "batch_size");
+        }
+        if (request.LearningRateMultiplier is <= 0)
+        {
+            throw new EngineRequestException("learning_rate_multiplier must be 'auto' or greater than 0.", "learning_rate_multiplier");
+        }
+        if (request.Seed is < 0)
+        {
+            throw new EngineRequestException("seed must be 0 to 2147483647.", "seed");
+        }
+        var job = new FineTuningJob
+        {
+            Id = EngineStore.NewId("ftjob-"),
+            Model = request.Model,
+            TrainingFile = request.TrainingFile,
+            ValidationFile = request.ValidationFile,
+            Suffix = request.Suffix,
+            Seed = request.Seed ?? Random.Shared.Next(),
+            // Resolved when the file is read ("auto" depends on its size); 0 marks auto until then.
+            Hyperparameters = new Hyperparameters(request.NEpochs ?? 0, request.BatchSize ?? 0, request.LearningRateMultiplier ?? 0),
+            Metadata = request.Metadata,
+            CreatedAt = Now,
+        };
+        Save(job, "info", $"Created fine-tuning job: {job.Id}");
+        _signal.Release();
+        return job;
+    }
+
+    public FineTuningJob? Cancel(string id)
+    {
+        lock (_gate)
+        {
+            var job = _store.GetJob(id);
+            if (job is null || JobStatus.IsFinal(job.Status))
+            {
+                return job;
+            }
+            if (_running is { } running && running.JobId == id)
+            {
+                running.Cancel.Cancel(); // the runner marks it cancelled when training stops
+                return job;
+            }
+            job.MarkCancelled(Now);
+            Save(job, "info", "Fine-tuning job cancelled.");
+            return job;
+        }
+    }
+
+    private void Loop()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                _signal.Wait(_stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            while (!_stopping.IsCancellationRequested && NextJob() is { } job)
+            {
+                Process(job);
+            }
+        }
+    }
+
+    private FineTuningJob? NextJob() => _store.ListJobs()
+        .Where(j => j.Status is JobStatus.ValidatingFiles or JobStatus.Queued)
+        .OrderBy(j => j.Id, StringComparer.Ordinal)
+        .FirstOrDefault();
+
+    private void Process(FineTuningJob job)
+    {
+        using var cancel = new CancellationTokenSource();
+        List<EncodedExample> examples;
+        lock (_gate)
+        {
+            job = _store.GetJob(job.Id)!;
+            if (JobStatus.IsFinal(job.Status))
+            {
+                return;
+            }
+            _running = (job.Id, cancel);
+        }
+        try
+        {
+            if (job.Status == JobStatus.ValidatingFiles)
+            {
+                examples = Validate(job);
+                if (job.Status == JobStatus.Failed)
+                {
+                    return;
+                }
+                job.MarkQueued();
+                Save(job, "info", "Files validated, moving job to queued state.");
+            }
+            else
+            {
+                examples = ReadExamples(_store.FileContentPath(job.TrainingFile));
+            }
+            Train(job, examples, cancel.Token);
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            job.MarkCancelled(Now);
+            Save(job, "info", "Fine-tuning job cancelled.");
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or JsonException or InvalidOperationException or ArgumentException)
+        {
+            job.MarkFailed(new JobError("training_failed", e.Message, null), Now);
+            Save(job, "error", $"Fine-tuning failed: {e.Message}");
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _running = null;
+            }
+        }
+    }
+
+    private List<EncodedExample> Validate(FineTuningJob job)
+    {
+        _store.AddEvent(job.Id, "info", $"Validating training file: {job.TrainingFile}", Now);
+        var path = _store.FileContentPath(job.TrainingFile);
+        var report = DatasetValidator.ValidateFile(path, new ValidationOptions { Threads = 1 });
+        var error = report.Issues.FirstOrDefault(i => i.Severity == Severity.Error);
+        if (error is null && report.Kind == DatasetKind.Preference)
+        {
+            error = new Issue(0, "$", Severity.Error, "unsupported_method", "The local engine trains supervised (chat) data only; this file holds preference pairs.");
+        }
+        if (error is not null)
+        {
+            var where = error.Line > 0 ? $"line {error.Line}, {error.Path}: " : "";
+            job.MarkFailed(new JobError("invalid_training_file",
+                $"The training file {job.TrainingFile} has {report.Errors} error(s); the first: {where}{error.Message} ({error.Code}).", "training_file"), Now);
+            Save(job, "error", job.Error!.Message);
+            return [];
+        }
+        return ReadExamples(path);
+    }
+
+    private void Train(FineTuningJob job, List<EncodedExample> examples, CancellationToken cancellationToken)
+    {
+        var auto = job.Hyperparameters;
+        var hyperparameters = new Hyperparameters(
+            auto.NEpochs > 0 ? auto.NEpochs : FineTuneEstimator.RecommendedEpochs(examples.Count),
+            auto.BatchSize > 0 ? auto.BatchSize : Math.Clamp((int)Math.Ceiling(examples.Count * 0.002), 1, 256),
+            auto.LearningRateMultiplier > 0 ? auto.LearningRateMultiplier : 1.0);
+        job = CopyWith(job, hyperparameters);
+        job.MarkRunning();
+        Save(job, "info", "Fine-tuning job started.");
+
+        using var model = _store.GetModel(job.Model) is { File: { } file } ? SafeTensors.Load(file) : new GptModel(ModelSize.Find(job.Model)!);
+        var baseName = model.Size.Name;
+        var name = $"ft:{baseName}:local:{job.Suffix ?? ""}:{job.Id}";
+        var options = new TrainingOptions
+        {
+            Epochs = hyperparameters.NEpochs,
+            BatchSize = hyperparameters.BatchSize,
+            LearningRate = new TrainingOptions().LearningRate * hyperparameters.LearningRateMultiplier,
+            Seed = job.Seed,
+            Threads = _threads,
+        };
+        TrainingStep? last = null;
+        var tokensPerEpoch = examples.Sum(e => (long)Math.Min(e.Tokens.Length, model.Size.Context));
+        Trainer.Train(model, examples, options, step =>
+        {
+            last = step;
+            _store.AddEvent(job.Id, "info", $"Step {step.Step}/{step.TotalSteps}: training loss={step.TrainLoss:F4}", Now, new Dictionary<string, double>
+            {
+                ["step"] = step.Step,
+                ["total_steps"] = step.TotalSteps,
+                ["train_loss"] = step.TrainLoss,
+                ["train_mean_token_accuracy"] = step.TrainMeanTokenAccuracy,
+            });
+        }, (epoch, step) =>
+        {
+            var checkpointName = $"{name}:ckpt-step-{step}";
+            var path = _store.ModelFilePath($"{job.Id}-step-{step}");
+            SafeTensors.Save(model, path, new Dictionary<string, string> { ["job"] = job.Id, ["step"] = step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            _store.AddModel(new EngineModel(checkpointName, Now, OwnedBy, baseName, path));
+            _store.AddCheckpoint(new JobCheckpoint(EngineStore.NewId("ftckpt-"), Now, checkpointName, step,
+                new Dictionary<string, double> { ["step"] = step, ["train_loss"] = last?.TrainLoss ?? 0, ["train_mean_token_accuracy"] = last?.TrainMeanTokenAccuracy ?? 0 }, job.Id));
+            _store.AddEvent(job.Id, "info", $"Checkpoint created at step {step} (epoch {epoch}).", Now);
+        }, cancellationToken);
+
+        var finalPath = _store.ModelFilePath(job.Id);
+        SafeTensors.Save(model, finalPath, new Dictionary<string, string> { ["job"] = job.Id });
+        _store.AddModel(new EngineModel(name, Now, OwnedBy, baseName, finalPath));
+        _store.AddEvent(job.Id, "info", $"New fine-tuned model created: {name}", Now);
+        job.MarkSucceeded(name, tokensPerEpoch * hyperparameters.NEpochs, Now);
+        Save(job, "info", "The job has successfully completed.");
+    }
+
+    /// <summary>Reads chat examples (messages with role, content and weight) from a validated JSONL file.</summary>
+    internal static List<EncodedExample> ReadExamples(string path)
+    {
+        var examples = new List<EncodedExample>();
+        foreach (var line in File.ReadLines(path))
+        {
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+            using var document = JsonDocument.Parse(line);
+            var messages = new List<ChatMessage>();
+            foreach (var message in document.RootElement.GetProperty("messages").EnumerateArray())
+            {
+                var role = message.GetProperty("role").GetString()!;
+                var content = message.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
+                var trained = !message.TryGetProperty("weight", out var w) || w.GetInt32() != 0;
+                messages.Add(new ChatMessage(role == "function" ? "tool" : role, content, trained));
+            }
+            examples.Add(ChatEncoder.EncodeForTraining(messages, EngineVocabulary.Default));
+        }
+        return examples;
+    }
+
+    private static FineTuningJob CopyWith(FineTuningJob job, Hyperparameters hyperparameters) => new()
+    {
+        Id = job.Id, Model = job.Model, TrainingFile = job.TrainingFile, ValidationFile = job.ValidationFile, Suffix = job.Suffix,
+        Seed = job.Seed, Hyperparameters = hyperparameters, Metadata = job.Metadata, CreatedAt = job.CreatedAt, Status = job.Status,
+    };
+
+    private void Save(FineTuningJob job, string level, string message)
+    {
+        _store.SaveJob(job);
+        _store.AddEvent(job.Id, level, message, Now);
+        JobChanged?.Invoke(job);
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        lock (_gate)
+        {
+            _running?.Cancel.Cancel();
+        }
+        _loop?.Wait(TimeSpan.FromSeconds(30));
+        _stopping.Dispose();
+        _signal.Dispose();
+    }
+}

@@ -1,0 +1,198 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using StrawberryPhi.LocalEngine.Engine;
+using StrawberryPhi.LocalEngine.Model;
+
+namespace StrawberryPhi.LocalEngine.Tests;
+
+public sealed class JobRunnerTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+    private readonly string _directory = Directory.CreateTempSubdirectory("phi-engine-").FullName;
+    private readonly EngineStore _store;
+    private readonly JobRunner _runner;
+    private readonly ConcurrentQueue<(string Id, string Status)> _changes = new();
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<FineTuningJob>> _finished = new();
+
+    public JobRunnerTests()
+    {
+        _store = new EngineStore(_directory);
+        _runner = new JobRunner(_store, TimeProvider.System, threads: 2);
+        _runner.JobChanged += job =>
+        {
+            _changes.Enqueue((job.Id, job.Status));
+            if (JobStatus.IsFinal(job.Status))
+            {
+                Finished(job.Id).TrySetResult(job);
+            }
+        };
+        _runner.Start();
+    }
+
+    private TaskCompletionSource<FineTuningJob> Finished(string id) =>
+        _finished.GetOrAdd(id, _ => new TaskCompletionSource<FineTuningJob>(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    private string Upload(IEnumerable<string> lines)
+    {
+        using var content = new MemoryStream(Encoding.UTF8.GetBytes(string.Join("\n", lines) + "\n"));
+        return _store.AddFile(content, "train.jsonl", "fine-tune", DateTimeOffset.UtcNow.ToUnixTimeSeconds()).Id;
+    }
+
+    private static IEnumerable<string> ArithmeticLines(int count, int seed = 1) =>
+        ArithmeticReflectionData.Pairs(seed, count).Select(p => JsonSerializer.Serialize(new
+        {
+            messages = ArithmeticReflectionData.Example(p.A, p.B, withReflection: p.A % 2 == 0)
+                .Select(m => new { role = m.Role, content = m.Content }),
+        }));
+
+    [Fact]
+    public async Task Job_Succeeds_WithMetricsCheckpointsAndServableModels()
+    {
+        var file = Upload(ArithmeticLines(20));
+        var job = _runner.Create(new CreateJobRequest("strawberry-tiny", file, Suffix: "arith", Seed: 5, NEpochs: 2, BatchSize: 8));
+        Assert.Equal(JobStatus.ValidatingFiles, job.Status);
+
+        var done = await Finished(job.Id).Task.WaitAsync(Timeout);
+        Assert.Equal(JobStatus.Succeeded, done.Status);
+        Assert.Equal($"ft:strawberry-tiny:local:arith:{job.Id}", done.FineTunedModel);
+        Assert.Equal(new Hyperparameters(2, 8, 1.0), done.Hyperparameters);
+        Assert.True(done.TrainedTokens > 0);
+
+        var events = _store.ListEvents(job.Id);
+        var metrics = events.Where(e => e.Type == "metrics").ToList();
+        Assert.Equal(6, metrics.Count); // ceil(20 / 8) = 3 steps per epoch
+        Assert.Equal(6, metrics[0].Data!["step"]);
+        Assert.All(metrics, m => Assert.Equal(6, m.Data!["total_steps"]));
+        Assert.Contains(events, e => e.Message == "The job has successfully completed.");
+        Assert.Equal("Created fine-tuning job: " + job.Id, events[^1].Message);
+
+        var checkpoints = _store.ListCheckpoints(job.Id);
+        Assert.Equal([6, 3], checkpoints.Select(c => c.StepNumber));
+        Assert.Equal($"{done.FineTunedModel}:ckpt-step-3", checkpoints[1].FineTunedModelCheckpoint);
+        foreach (var id in checkpoints.Select(c => c.FineTunedModelCheckpoint).Append(done.FineTunedModel))
+        {
+            var model = _store.GetModel(id!);
+            Assert.NotNull(model);
+            using var loaded = SafeTensors.Load(model.File!);
+            Assert.Equal("strawberry-tiny", loaded.Size.Name);
+        }
+
+        // A fine-tune can be fine-tuned again; it keeps its base.
+        var again = _runner.Create(new CreateJobRequest(done.FineTunedModel!, file, Suffix: "more", NEpochs: 1, BatchSize: 10));
+        var second = await Finished(again.Id).Task.WaitAsync(Timeout);
+        Assert.Equal(JobStatus.Succeeded, second.Status);
+        Assert.StartsWith("ft:strawberry-tiny:local:more:", second.FineTunedModel);
+    }
+
+    [Fact]
+    public async Task Job_InvalidTrainingFile_FailsWithTheValidatorsReason()
+    {
+        var lines = ArithmeticLines(12).ToList();
+        lines[2] = """{"messages":[{"role":"bot","content":"hi"},{"role":"assistant","content":"hello"}]}""";
+        var job = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(lines)));
+        var done = await Finished(job.Id).Task.WaitAsync(Timeout);
+        Assert.Equal(JobStatus.Failed, done.Status);
+        Assert.Equal("invalid_training_file", done.Error!.Code);
+        Assert.Equal("training_file", done.Error.Param);
+        Assert.Contains("line 3, $.messages[0].role", done.Error.Message);
+        Assert.Contains("(unrecognized_role)", done.Error.Message);
+        Assert.Null(done.FineTunedModel);
+    }
+
+    [Fact]
+    public async Task Job_CancelWhileRunning_StopsBeforeTheEnd()
+    {
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _runner.JobChanged += job =>
+        {
+            if (job.Status == JobStatus.Running)
+            {
+                running.TrySetResult();
+            }
+        };
+        var job = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(ArithmeticLines(200)), NEpochs: 50, BatchSize: 4));
+        await running.Task.WaitAsync(Timeout);
+        _runner.Cancel(job.Id);
+        var done = await Finished(job.Id).Task.WaitAsync(Timeout);
+        Assert.Equal(JobStatus.Cancelled, done.Status);
+        Assert.True(_store.ListEvents(job.Id).Count(e => e.Type == "metrics") < 50 * 50);
+        Assert.Null(_store.GetJob(job.Id)!.FineTunedModel);
+    }
+
+    [Fact]
+    public async Task Jobs_RunOneAtATimeInOrder()
+    {
+        var file = Upload(ArithmeticLines(10));
+        var first = _runner.Create(new CreateJobRequest("strawberry-tiny", file, NEpochs: 1, BatchSize: 10));
+        var second = _runner.Create(new CreateJobRequest("strawberry-tiny", file, NEpochs: 1, BatchSize: 10));
+        await Finished(second.Id).Task.WaitAsync(Timeout);
+        var order = _changes.Where(c => c.Status is JobStatus.Running or JobStatus.Succeeded).ToList();
+        Assert.Equal([(first.Id, JobStatus.Running), (first.Id, JobStatus.Succeeded), (second.Id, JobStatus.Running), (second.Id, JobStatus.Succeeded)], order);
+    }
+
+    [Theory]
+    [InlineData("gpt-5", null, null, "model")]
+    [InlineData("strawberry-tiny", 0, null, "n_epochs")]
+    [InlineData("strawberry-tiny", 51, null, "n_epochs")]
+    [InlineData("strawberry-tiny", null, 257, "batch_size")]
+    public void Create_OutOfBounds_RefusedWithParam(string model, int? epochs, int? batch, string param)
+    {
+        var file = Upload(ArithmeticLines(10));
+        var e = Assert.Throws<EngineRequestException>(() => _runner.Create(new CreateJobRequest(model, file, NEpochs: epochs, BatchSize: batch)));
+        Assert.Equal(param, e.Param);
+        Assert.Empty(_store.ListJobs());
+    }
+
+    [Fact]
+    public void Create_UnknownFile_Refused()
+    {
+        var e = Assert.Throws<EngineRequestException>(() => _runner.Create(new CreateJobRequest("strawberry-tiny", "file-nope")));
+        Assert.Equal(("training_file", "file_not_found"), (e.Param, e.Code));
+    }
+
+    [Fact]
+    public async Task Start_JobLeftRunning_FailsWithClearError()
+    {
+        var directory = Directory.CreateTempSubdirectory("phi-engine-").FullName;
+        try
+        {
+            var store = new EngineStore(directory);
+            var job = new FineTuningJob
+            {
+                Id = EngineStore.NewId("ftjob-"), Model = "strawberry-tiny", TrainingFile = "file-x", Seed = 1,
+                Hyperparameters = new Hyperparameters(1, 1, 1), CreatedAt = 1,
+            };
+            job.MarkQueued();
+            job.MarkRunning();
+            store.SaveJob(job);
+
+            using var runner = new JobRunner(store, TimeProvider.System, 1);
+            var failed = new TaskCompletionSource<FineTuningJob>(TaskCreationOptions.RunContinuationsAsynchronously);
+            runner.JobChanged += j => failed.TrySetResult(j);
+            runner.Start();
+            var after = await failed.Task.WaitAsync(Timeout);
+            Assert.Equal((JobStatus.Failed, "engine_restarted"), (after.Status, after.Error!.Code));
+            Assert.Equal(JobStatus.Failed, store.GetJob(job.Id)!.Status);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void FineTuningJob_IllegalMove_Throws()
+    {
+        var job = new FineTuningJob { Id = "ftjob-1", Model = "m", TrainingFile = "f", Seed = 1, Hyperparameters = new Hyperparameters(1, 1, 1), CreatedAt = 1 };
+        job.MarkCancelled(2);
+        Assert.Throws<InvalidOperationException>(job.MarkQueued);
+        Assert.Throws<InvalidOperationException>(() => job.MarkFailed(new JobError("x", "y", null), 3));
+    }
+
+    public void Dispose()
+    {
+        _runner.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
