@@ -182,6 +182,32 @@ public sealed class JobRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task Job_FileGoneBeforeTraining_FailsAndTheRunnerGoesOn()
+    {
+        var file = Upload(ArithmeticLines(10));
+        var blocker = Upload(ArithmeticLines(200));
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = _runner.Create(new CreateJobRequest("strawberry-tiny", blocker, NEpochs: 50, BatchSize: 4));
+        _runner.JobChanged += job =>
+        {
+            if (job.Id == first.Id && job.Status == JobStatus.Running)
+            {
+                running.TrySetResult();
+            }
+        };
+        var doomed = _runner.Create(new CreateJobRequest("strawberry-tiny", file, NEpochs: 1));
+        await running.Task.WaitAsync(Timeout);
+        _store.DeleteFile(file); // gone while the job waits in line
+        _runner.Cancel(first.Id);
+        var failed = await Finished(doomed.Id).Task.WaitAsync(Timeout);
+        Assert.Equal(JobStatus.Failed, failed.Status);
+        Assert.Equal("training_failed", failed.Error!.Code);
+
+        var next = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(ArithmeticLines(10)), NEpochs: 1, BatchSize: 10));
+        Assert.Equal(JobStatus.Succeeded, (await Finished(next.Id).Task.WaitAsync(Timeout)).Status);
+    }
+
+    [Fact]
     public void FineTuningJob_IllegalMove_Throws()
     {
         var job = new FineTuningJob { Id = "ftjob-1", Model = "m", TrainingFile = "f", Seed = 1, Hyperparameters = new Hyperparameters(1, 1, 1), CreatedAt = 1 };

@@ -191,10 +191,12 @@ public sealed class JobRunner : IDisposable
             job.MarkCancelled(Now);
             Save(job, "info", "Fine-tuning job cancelled.");
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or JsonException or InvalidOperationException or ArgumentException)
+        catch (Exception e)
         {
-            job.MarkFailed(new JobError("training_failed", e.Message, null), Now);
-            Save(job, "error", $"Fine-tuning failed: {e.Message}");
+            // Whatever went wrong (I/O, bad data, libtorch), this job fails with the reason and the runner goes on:
+            // a job must never stay "running".
+            job.MarkFailed(new JobError("training_failed", $"{e.GetType().Name}: {e.Message}", null), Now);
+            Save(job, "error", $"Fine-tuning failed: {job.Error!.Message}");
         }
         finally
         {
