@@ -1,0 +1,123 @@
+using System.ClientModel;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OpenAI.Chat;
+
+namespace StrawberryPhi.LocalEngine.Tests;
+
+/// <summary>The engine's API driven by the official OpenAI .NET SDK, unchanged but for its endpoint.</summary>
+public sealed class ApiContractTests(EngineHost host) : IClassFixture<EngineHost>
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+
+    private ChatClient Chat(string model = "strawberry-tiny") => host.Client().GetChatClient(model);
+
+    private static List<OpenAI.Chat.ChatMessage> Messages() =>
+        [new SystemChatMessage("Reason, then answer."), new UserChatMessage("12+34=?")];
+
+    [Fact]
+    public async Task Models_ListAndRetrieve_BasesAndUnknown404()
+    {
+        var models = host.Client().GetOpenAIModelClient();
+        var list = await models.GetModelsAsync().WaitAsync(Timeout);
+        Assert.Contains(list.Value, m => m.Id == "strawberry-tiny" && m.OwnedBy == "strawberry-phi");
+        Assert.Contains(list.Value, m => m.Id == "strawberry-small");
+        var one = await models.GetModelAsync("strawberry-small").WaitAsync(Timeout);
+        Assert.Equal("strawberry-small", one.Value.Id);
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync("gpt-5").WaitAsync(Timeout));
+        Assert.Equal(404, e.Status);
+        Assert.Contains("model_not_found", e.Message);
+    }
+
+    [Fact]
+    public async Task Chat_Completion_UsageLimitAndSeedDeterminism()
+    {
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 12, Temperature = 1.0f, Seed = 11 };
+        var first = (await Chat().CompleteChatAsync(Messages(), options).WaitAsync(Timeout)).Value;
+        var second = (await Chat().CompleteChatAsync(Messages(), options).WaitAsync(Timeout)).Value;
+        Assert.Equal(first.Content[0].Text, second.Content[0].Text);
+        Assert.Equal(ChatFinishReason.Length, first.FinishReason);
+        Assert.Equal(12, first.Usage.OutputTokenCount);
+        Assert.True(first.Usage.InputTokenCount > 20);
+        Assert.Equal(first.Usage.InputTokenCount + 12, first.Usage.TotalTokenCount);
+        Assert.Equal(ChatMessageRole.Assistant, first.Role);
+        Assert.Equal("strawberry-tiny", first.Model);
+
+        options.Seed = 12;
+        var other = (await Chat().CompleteChatAsync(Messages(), options).WaitAsync(Timeout)).Value;
+        Assert.NotEqual(first.Content[0].Text, other.Content[0].Text);
+    }
+
+    [Fact]
+    public async Task Chat_Streaming_SameTextAsNonStreamingAndUsageAtTheEnd()
+    {
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 16, Temperature = 0.8f, Seed = 5 };
+        var whole = (await Chat().CompleteChatAsync(Messages(), options).WaitAsync(Timeout)).Value;
+
+        var text = "";
+        ChatFinishReason? finish = null;
+        ChatTokenUsage? usage = null;
+        using var timeout = new CancellationTokenSource(Timeout);
+        await foreach (var update in Chat().CompleteChatStreamingAsync(Messages(), options, timeout.Token))
+        {
+            text += string.Concat(update.ContentUpdate.Select(p => p.Text));
+            finish ??= update.FinishReason;
+            usage ??= update.Usage;
+        }
+        Assert.Equal(whole.Content[0].Text, text);
+        Assert.Equal(whole.FinishReason, finish);
+        Assert.Equal(whole.Usage.TotalTokenCount, usage!.TotalTokenCount);
+    }
+
+    [Fact]
+    public async Task Chat_LogprobsAndStop()
+    {
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 8, Temperature = 0f, IncludeLogProbabilities = true, TopLogProbabilityCount = 3 };
+        var completion = (await Chat().CompleteChatAsync(Messages(), options).WaitAsync(Timeout)).Value;
+        Assert.Equal(8, completion.ContentTokenLogProbabilities.Count);
+        Assert.All(completion.ContentTokenLogProbabilities, l =>
+        {
+            Assert.True(l.LogProbability <= 0);
+            Assert.Equal(3, l.TopLogProbabilities.Count);
+            Assert.True(l.TopLogProbabilities[0].LogProbability >= l.LogProbability - 1e-4); // greedy picks the top
+        });
+
+        // Greedy output of the fixed-seed base is fixed, so a stop string taken from it must cut the text there.
+        var text = completion.Content[0].Text;
+        var cut = Enumerable.Range(1, text.Length - 2).First(i => text.IndexOf(text.Substring(i, 2), StringComparison.Ordinal) == i);
+        var stopOptions = new ChatCompletionOptions { MaxOutputTokenCount = 8, Temperature = 0f };
+        stopOptions.StopSequences.Add(text.Substring(cut, 2));
+        var stopped = (await Chat().CompleteChatAsync(Messages(), stopOptions).WaitAsync(Timeout)).Value;
+        Assert.Equal(text[..cut], stopped.Content[0].Text);
+        Assert.Equal(ChatFinishReason.Stop, stopped.FinishReason);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"strawberry-tiny","messages":[{"role":"user","content":"hi"}],"temperature":3}""", "temperature")]
+    [InlineData("""{"model":"strawberry-tiny","messages":[{"role":"user","content":"hi"}],"top_p":-1}""", "top_p")]
+    [InlineData("""{"model":"strawberry-tiny","messages":[{"role":"user","content":"hi"}],"n":0}""", "n")]
+    [InlineData("""{"model":"strawberry-tiny","messages":[{"role":"user","content":"hi"}],"top_logprobs":25,"logprobs":true}""", "top_logprobs")]
+    [InlineData("""{"model":"strawberry-tiny","messages":[{"role":"user","content":"hi"}],"stop":["a","b","c","d","e"]}""", "stop")]
+    [InlineData("""{"model":"strawberry-tiny","messages":[{"role":"robot","content":"hi"}]}""", "messages[0].role")]
+    [InlineData("""{"model":"strawberry-tiny","messages":[]}""", "messages")]
+    public async Task Chat_BadParameter_400InOpenAiShape(string body, string param)
+    {
+        using var http = new HttpClient { BaseAddress = host.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new("Bearer", EngineHost.Key);
+        using var response = await http.SendAsync(request).WaitAsync(Timeout);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Equal(param, error.GetProperty("param").GetString());
+        Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
+    }
+
+    [Fact]
+    public async Task AnyRequest_WrongKey_401()
+    {
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => host.Client("sk-wrong").GetOpenAIModelClient().GetModelsAsync().WaitAsync(Timeout));
+        Assert.Equal(401, e.Status);
+    }
+}
