@@ -12,7 +12,7 @@ using StrawberryPhi.LocalEngine.Model;
 
 namespace StrawberryPhi.LocalEngine.Api;
 
-/// <summary>The local engine's OpenAI-compatible HTTP surface. So far: models and chat completions (issue 3 goes on).</summary>
+/// <summary>The local engine's OpenAI-compatible HTTP surface: files, fine-tuning jobs, models, chat completions.</summary>
 public static class EngineApi
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
@@ -67,6 +67,7 @@ public static class EngineApi
                 : ModelNotFound(id, "model");
         });
         group.MapPost("/chat/completions", ChatCompletions);
+        FineTuningApi.Map(group);
         return group;
     }
 

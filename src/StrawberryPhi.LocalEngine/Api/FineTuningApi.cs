@@ -1,0 +1,206 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using StrawberryPhi.LocalEngine.Engine;
+
+namespace StrawberryPhi.LocalEngine.Api;
+
+/// <summary>Files and fine-tuning jobs (with events and checkpoints) in OpenAI's shapes.</summary>
+internal static class FineTuningApi
+{
+    public const long MaxUploadBytes = 512L * 1024 * 1024;
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static void Map(RouteGroupBuilder group)
+    {
+        group.MapPost("/files", Upload);
+        group.MapGet("/files", (LocalEngine engine) => Results.Json(new { @object = "list", data = engine.Store.ListFiles().Select(FileJson), has_more = false }, Json));
+        group.MapGet("/files/{id}", (string id, LocalEngine engine) =>
+            engine.Store.GetFile(id) is { } file ? Results.Json(FileJson(file), Json) : FileNotFound(id));
+        group.MapGet("/files/{id}/content", (string id, LocalEngine engine) =>
+            engine.Store.GetFile(id) is { } file ? Results.File(engine.Store.FileContentPath(file.Id), "application/octet-stream", file.Filename) : FileNotFound(id));
+        group.MapDelete("/files/{id}", (string id, LocalEngine engine) =>
+            engine.Store.DeleteFile(id) ? Results.Json(new { id, @object = "file", deleted = true }, Json) : FileNotFound(id));
+
+        group.MapPost("/fine_tuning/jobs", CreateJob);
+        group.MapGet("/fine_tuning/jobs", (LocalEngine engine, string? after, int? limit) =>
+            Page(engine.Store.ListJobs(), j => j.Id, after, limit, j => JobJson(j)));
+        group.MapGet("/fine_tuning/jobs/{id}", (string id, LocalEngine engine) =>
+            engine.Store.GetJob(id) is { } job ? Results.Json(JobJson(job), Json) : JobNotFound(id));
+        group.MapPost("/fine_tuning/jobs/{id}/cancel", CancelJob);
+        group.MapGet("/fine_tuning/jobs/{id}/events", (string id, LocalEngine engine, string? after, int? limit) =>
+            engine.Store.GetJob(id) is null ? JobNotFound(id) : Page(engine.Store.ListEvents(id), e => e.Id, after, limit, e => e));
+        group.MapGet("/fine_tuning/jobs/{id}/checkpoints", (string id, LocalEngine engine, string? after, int? limit) =>
+            engine.Store.GetJob(id) is null ? JobNotFound(id) : Page(engine.Store.ListCheckpoints(id), c => c.Id, after, limit, c => c));
+    }
+
+    private static async Task<IResult> Upload(HttpContext http, LocalEngine engine, CancellationToken cancellationToken)
+    {
+        if (http.Request.ContentLength > MaxUploadBytes + 64 * 1024)
+        {
+            return TooLarge();
+        }
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxUploadBytes + 64 * 1024;
+        }
+        if (!http.Request.HasFormContentType)
+        {
+            throw new BadRequestException("Upload a file as multipart/form-data with the fields 'file' and 'purpose'.", "file");
+        }
+        IFormCollection form;
+        try
+        {
+            form = await http.Request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = MaxUploadBytes }, cancellationToken);
+        }
+        catch (InvalidDataException)
+        {
+            return TooLarge();
+        }
+        var purpose = form["purpose"].ToString();
+        if (purpose != "fine-tune")
+        {
+            throw new BadRequestException($"The local engine accepts purpose 'fine-tune' only; got '{purpose}'.", "purpose");
+        }
+        if (form.Files.GetFile("file") is not { } upload)
+        {
+            throw new BadRequestException("The form has no 'file'.", "file", "missing_required_parameter");
+        }
+        if (!upload.FileName.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new BadRequestException($"Only .jsonl files can be used for fine-tuning; got '{upload.FileName}'.", "file", "invalid_file_format");
+        }
+        await using var content = upload.OpenReadStream();
+        var file = engine.Store.AddFile(content, Path.GetFileName(upload.FileName), purpose, engine.Now);
+        return Results.Json(FileJson(file), Json);
+    }
+
+    private static async Task<IResult> CreateJob(HttpContext http, LocalEngine engine, CancellationToken cancellationToken)
+    {
+        var body = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: cancellationToken) as JsonObject
+            ?? throw new BadRequestException("The request body must be a JSON object.", null);
+        string Required(string name) => body[name] is JsonValue v && v.TryGetValue<string>(out var s)
+            ? s : throw new BadRequestException($"'{name}' is required.", name, "missing_required_parameter");
+        var hyper = body["hyperparameters"] as JsonObject; // deprecated top-level form
+        if (body["method"] is JsonObject method)
+        {
+            var type = method["type"]?.GetValue<string>();
+            if (type != "supervised")
+            {
+                throw new BadRequestException($"The local engine supports the supervised method only; got '{type}'.", "method.type", "unsupported_method");
+            }
+            hyper = (method["supervised"] as JsonObject)?["hyperparameters"] as JsonObject ?? hyper;
+        }
+        var metadata = body["metadata"] is JsonObject meta ? meta.ToDictionary(p => p.Key, p => p.Value?.ToString() ?? "") : null;
+        if (metadata is { Count: > 16 } || metadata?.Any(p => p.Key.Length > 64 || p.Value.Length > 512) == true)
+        {
+            throw new BadRequestException("metadata holds at most 16 pairs, keys of up to 64 and values of up to 512 characters.", "metadata");
+        }
+        try
+        {
+            var job = engine.Runner.Create(new CreateJobRequest(
+                Required("model"), Required("training_file"), body["validation_file"]?.GetValue<string>(), body["suffix"]?.GetValue<string>(),
+                (int?)AutoOrNumber(body, "seed"), (int?)AutoOrNumber(hyper, "n_epochs"), (int?)AutoOrNumber(hyper, "batch_size"),
+                AutoOrNumber(hyper, "learning_rate_multiplier"), metadata));
+            return Results.Json(JobJson(job), Json);
+        }
+        catch (EngineRequestException e)
+        {
+            return OpenAiError.BadRequest(e.Message, e.Param, e.Code);
+        }
+    }
+
+    private static async Task<IResult> CancelJob(string id, LocalEngine engine, CancellationToken cancellationToken)
+    {
+        var job = engine.Store.GetJob(id);
+        if (job is null)
+        {
+            return JobNotFound(id);
+        }
+        if (JobStatus.IsFinal(job.Status))
+        {
+            return OpenAiError.BadRequest($"Job {id} has already {job.Status}; it cannot be cancelled.", null, "invalid_job_state");
+        }
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChange(FineTuningJob changed)
+        {
+            if (changed.Id == id && JobStatus.IsFinal(changed.Status))
+            {
+                finished.TrySetResult();
+            }
+        }
+        engine.Runner.JobChanged += OnChange;
+        try
+        {
+            if (!JobStatus.IsFinal(engine.Runner.Cancel(id)?.Status ?? JobStatus.Cancelled))
+            {
+                // A running job stops at its next step: wait for it, briefly, so the answer shows the final state.
+                await finished.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+        finally
+        {
+            engine.Runner.JobChanged -= OnChange;
+        }
+        return Results.Json(JobJson(engine.Store.GetJob(id)!), Json);
+    }
+
+    private static double? AutoOrNumber(JsonObject? node, string name) => node?[name] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue<string>(out var s) && s == "auto" => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.GetValue<double>(),
+        _ => throw new BadRequestException($"'{name}' must be \"auto\" or a number.", name),
+    };
+
+    private static IResult Page<T>(IReadOnlyList<T> items, Func<T, string> id, string? after, int? limit, Func<T, object?> shape)
+    {
+        var size = limit ?? 20;
+        if (size is < 1 or > 100)
+        {
+            throw new BadRequestException("'limit' must be 1 to 100.", "limit");
+        }
+        var start = after is null ? 0 : items.Select(id).ToList().IndexOf(after) + 1;
+        var page = items.Skip(start).Take(size).Select(shape).ToList();
+        return Results.Json(new { @object = "list", data = page, has_more = start + size < items.Count }, Json);
+    }
+
+    internal static object FileJson(EngineFile file) => new
+    {
+        id = file.Id, @object = "file", bytes = file.Bytes, created_at = file.CreatedAt, filename = file.Filename,
+        purpose = file.Purpose, status = "processed", status_details = (string?)null,
+    };
+
+    internal static object JobJson(FineTuningJob job)
+    {
+        object Value(double v) => v > 0 ? v : "auto";
+        var hyperparameters = new
+        {
+            n_epochs = Value(job.Hyperparameters.NEpochs),
+            batch_size = Value(job.Hyperparameters.BatchSize),
+            learning_rate_multiplier = Value(job.Hyperparameters.LearningRateMultiplier),
+        };
+        return new
+        {
+            id = job.Id, @object = "fine_tuning.job", created_at = job.CreatedAt,
+            error = job.Error is { } e ? new { code = e.Code, message = e.Message, param = e.Param } : null,
+            fine_tuned_model = job.FineTunedModel, finished_at = job.FinishedAt, hyperparameters, model = job.Model,
+            organization_id = "org-local", result_files = Array.Empty<string>(), seed = job.Seed, status = job.Status,
+            trained_tokens = job.TrainedTokens is { } t ? (int?)Math.Min(int.MaxValue, t) : null,
+            training_file = job.TrainingFile, validation_file = job.ValidationFile, integrations = Array.Empty<object>(),
+            estimated_finish = (long?)null, user_provided_suffix = job.Suffix,
+            method = new { type = "supervised", supervised = new { hyperparameters } },
+            metadata = job.Metadata,
+        };
+    }
+
+    private static IResult TooLarge() => OpenAiError.Result(StatusCodes.Status413PayloadTooLarge, "invalid_request_error",
+        $"The file is larger than {MaxUploadBytes / 1024 / 1024} MB, the largest upload the engine accepts.", "file", "file_too_large");
+
+    private static IResult FileNotFound(string id) => OpenAiError.NotFound($"No file with id '{id}'.", "file_id", "file_not_found");
+
+    private static IResult JobNotFound(string id) => OpenAiError.NotFound($"No fine-tuning job with id '{id}'.", "fine_tuning_job_id", "job_not_found");
+}
