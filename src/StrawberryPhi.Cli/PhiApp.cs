@@ -54,6 +54,7 @@ public static class PhiApp
             DedupeCommand.Create(context),
             SampleCommand.Create(context),
             ModelsCommand.Create(context),
+            EngineCommand.Create(context),
         })
         {
             root.Add(command);

@@ -93,6 +93,48 @@ public sealed class ApiContractTests(EngineHost host) : IClassFixture<EngineHost
         Assert.Equal(ChatFinishReason.Stop, stopped.FinishReason);
     }
 
+    [Fact]
+    public async Task Chat_NPenaltiesAndLegacyMaxTokens()
+    {
+        using var http = new HttpClient { BaseAddress = host.BaseAddress };
+        async Task<JsonElement> Post(string body)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new("Bearer", EngineHost.Key);
+            using var response = await http.SendAsync(request).WaitAsync(Timeout);
+            response.EnsureSuccessStatusCode();
+            return await response.Content.ReadFromJsonAsync<JsonElement>();
+        }
+        var two = await Post("""{"model":"strawberry-tiny","messages":[{"role":"user","content":"hi"}],"n":2,"max_tokens":6,"seed":3}""");
+        var choices = two.GetProperty("choices").EnumerateArray().ToList();
+        Assert.Equal([0, 1], choices.Select(c => c.GetProperty("index").GetInt32()));
+        Assert.NotEqual(choices[0].GetProperty("message").GetProperty("content").GetString(), choices[1].GetProperty("message").GetProperty("content").GetString());
+        Assert.Equal(12, two.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+
+        // A strong presence penalty stops the greedy path from repeating a token it already used.
+        var plain = await Post("""{"model":"strawberry-tiny","messages":[{"role":"user","content":"hi"}],"temperature":0,"max_completion_tokens":40}""");
+        var penalized = await Post("""{"model":"strawberry-tiny","messages":[{"role":"user","content":"hi"}],"temperature":0,"max_completion_tokens":40,"presence_penalty":2,"frequency_penalty":2}""");
+        static int Distinct(JsonElement r) => r.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!.Distinct().Count();
+        Assert.True(Distinct(penalized) > Distinct(plain), $"penalized {Distinct(penalized)} distinct characters, plain {Distinct(plain)}");
+    }
+
+    [Fact]
+    public async Task Upload_DeclaredOverLimit_413BeforeReading()
+    {
+        // Raw HTTP: declare 600 MB and send none of it; the engine must refuse from the headers alone.
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(host.BaseAddress.Host, host.BaseAddress.Port).WaitAsync(Timeout);
+        var stream = tcp.GetStream();
+        var request = "POST /v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+            $"Authorization: Bearer {EngineHost.Key}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: {600L * 1024 * 1024}\r\n\r\n";
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request)).AsTask().WaitAsync(Timeout);
+        using var reader = new StreamReader(stream);
+        var status = await reader.ReadLineAsync().WaitAsync(Timeout);
+        Assert.Equal("HTTP/1.1 413 Payload Too Large", status);
+        var body = await reader.ReadToEndAsync().WaitAsync(Timeout);
+        Assert.Contains("\"code\":\"file_too_large\"", body);
+    }
+
     [Theory]
     [InlineData("""{"model":"strawberry-tiny","messages":[{"role":"user","content":"hi"}],"temperature":3}""", "temperature")]
     [InlineData("""{"model":"strawberry-tiny","messages":[{"role":"user","content":"hi"}],"top_p":-1}""", "top_p")]
