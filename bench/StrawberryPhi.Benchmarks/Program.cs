@@ -5,6 +5,7 @@ using StrawberryPhi.Benchmarks;
 // bench tokenizer FILE [THREADS] [REPEATS]  tokenizer-alone throughput on FILE's strings, 1..THREADS threads
 // bench validate FILE [THREADS] [REPEATS]  warm in-process validation throughput, 1..THREADS threads
 // bench engine [SECONDS]                training and inference tokens/s of each local base model size
+// bench engine-overhead [EXAMPLES] [EPOCHS] [REPEATS]  a whole engine job against the bare training loop
 // bench micro [BenchmarkDotNet args]    per-call micro-benchmarks
 switch (args.FirstOrDefault())
 {
@@ -39,6 +40,9 @@ switch (args.FirstOrDefault())
         }
     case "engine":
         EngineThroughput.Run(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10);
+        return 0;
+    case "engine-overhead":
+        await EngineOverhead.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 800, args.Length > 2 ? int.Parse(args[2]) : 2, args.Length > 3 ? int.Parse(args[3]) : 2);
         return 0;
     case "micro":
         BenchmarkRunner.Run<MicroBenchmarks>(args: args[1..]);

@@ -208,6 +208,64 @@ public sealed class JobRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task Job_WithValidationFile_ReportsValidationMetrics()
+    {
+        var job = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(ArithmeticLines(16)), ValidationFile: Upload(ArithmeticLines(10, seed: 9)), NEpochs: 1, BatchSize: 8));
+        Assert.Equal(JobStatus.Succeeded, (await Finished(job.Id).Task.WaitAsync(Timeout)).Status);
+        var metrics = _store.ListEvents(job.Id).Where(e => e.Type == "metrics").ToList();
+        Assert.Equal(2, metrics.Count);
+        Assert.All(metrics, m => Assert.True(m.Data!["valid_loss"] > 0 && m.Data["valid_mean_token_accuracy"] >= 0));
+        Assert.True(_store.ListCheckpoints(job.Id).Single().Metrics.ContainsKey("valid_loss"));
+    }
+
+    [Fact]
+    public async Task Job_BadValidationFile_FailsNamingIt()
+    {
+        var bad = Upload(["{oops"]);
+        var job = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(ArithmeticLines(12)), ValidationFile: bad));
+        var done = await Finished(job.Id).Task.WaitAsync(Timeout);
+        Assert.Equal(("invalid_validation_file", "validation_file"), (done.Error!.Code, done.Error.Param));
+        Assert.Contains($"validation file {bad}", done.Error.Message);
+    }
+
+    [Fact]
+    public async Task Jobs_TwoAllowed_RunAtOnce()
+    {
+        var directory = Directory.CreateTempSubdirectory("phi-engine-").FullName;
+        try
+        {
+            var store = new EngineStore(directory);
+            using var runner = new JobRunner(store, TimeProvider.System, threads: 1, maxConcurrentJobs: 2);
+            var changes = new ConcurrentQueue<(string, string)>();
+            var finished = new ConcurrentDictionary<string, TaskCompletionSource>();
+            runner.JobChanged += job =>
+            {
+                changes.Enqueue((job.Id, job.Status));
+                if (JobStatus.IsFinal(job.Status))
+                {
+                    finished.GetOrAdd(job.Id, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                }
+            };
+            runner.Start();
+            using var content = new MemoryStream(Encoding.UTF8.GetBytes(string.Join("\n", ArithmeticLines(40)) + "\n"));
+            var file = store.AddFile(content, "t.jsonl", "fine-tune", 0).Id;
+            var a = runner.Create(new CreateJobRequest("strawberry-tiny", file, NEpochs: 2, BatchSize: 4));
+            var b = runner.Create(new CreateJobRequest("strawberry-tiny", file, NEpochs: 2, BatchSize: 4));
+            foreach (var id in new[] { a.Id, b.Id })
+            {
+                await finished.GetOrAdd(id, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task.WaitAsync(Timeout);
+            }
+            var order = changes.Select(c => c.Item2 + ":" + (c.Item1 == a.Id ? "a" : "b")).Where(s => s.StartsWith("running") || s.StartsWith("succeeded")).ToList();
+            // Both start before either finishes.
+            Assert.Equal(["running:a", "running:b"], order.Take(2).OrderBy(s => s));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void FineTuningJob_IllegalMove_Throws()
     {
         var job = new FineTuningJob { Id = "ftjob-1", Model = "m", TrainingFile = "f", Seed = 1, Hyperparameters = new Hyperparameters(1, 1, 1), CreatedAt = 1 };

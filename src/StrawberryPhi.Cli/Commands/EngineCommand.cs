@@ -25,7 +25,12 @@ internal static class EngineCommand
             Description = "Threads for training and inference.",
             DefaultValueFactory = _ => Environment.ProcessorCount,
         };
-        var serve = new Command("serve", $"Serve the local engine's OpenAI-compatible API at URL/v1. Set {ApiKeyVariable} to require a key.") { urls, dataDirectory, threads };
+        var maxJobs = new Option<int>("--max-jobs")
+        {
+            Description = "Training jobs that may run at once; the others wait in order.",
+            DefaultValueFactory = _ => 1,
+        };
+        var serve = new Command("serve", $"Serve the local engine's OpenAI-compatible API at URL/v1. Set {ApiKeyVariable} to require a key.") { urls, dataDirectory, threads, maxJobs };
         serve.SetAction(async (parse, cancellationToken) =>
         {
             var url = parse.GetValue(urls)!;
@@ -39,6 +44,10 @@ internal static class EngineCommand
             {
                 throw new CommandFailedException($"refusing to serve on {uri.Host}, which is not a loopback address, without an API key: set {ApiKeyVariable}.");
             }
+            if (parse.GetValue(maxJobs) < 1 || parse.GetValue(threads) < 1)
+            {
+                throw new CommandFailedException("--max-jobs and --threads must be 1 or more.");
+            }
             var directory = parse.GetValue(dataDirectory) ?? Path.Combine(DefaultDataDirectory(), "engine");
 
             var builder = WebApplication.CreateSlimBuilder();
@@ -48,7 +57,8 @@ internal static class EngineCommand
             {
                 o.DataDirectory = directory;
                 o.ApiKey = string.IsNullOrEmpty(key) ? null : key;
-                o.Threads = Math.Max(1, parse.GetValue(threads));
+                o.Threads = parse.GetValue(threads);
+                o.MaxConcurrentJobs = parse.GetValue(maxJobs);
             });
             await using var app = builder.Build();
             app.MapLocalEngine("/v1");

@@ -12,6 +12,9 @@ public sealed class LocalEngineOptions
     /// <summary>Threads libtorch may use (training and inference), so the host stays responsive.</summary>
     public int Threads { get; set; } = Math.Max(1, Environment.ProcessorCount);
 
+    /// <summary>Training jobs that may run at once; the others wait in order.</summary>
+    public int MaxConcurrentJobs { get; set; } = 1;
+
     /// <summary>When set, every request must carry it as a bearer token.</summary>
     public string? ApiKey { get; set; }
 }
@@ -30,7 +33,7 @@ public sealed class LocalEngine : IDisposable
         Options = options;
         Time = time;
         Store = new EngineStore(options.DataDirectory);
-        Runner = new JobRunner(Store, time, options.Threads);
+        Runner = new JobRunner(Store, time, options.Threads, options.MaxConcurrentJobs);
         Runner.Start();
     }
 

@@ -18,7 +18,7 @@ public sealed class EngineRequestException(string message, string? param, string
 }
 
 /// <summary>
-/// Runs fine-tuning jobs one at a time, oldest first: validates the training file with the same validator as the
+/// Runs fine-tuning jobs, oldest first, at most <c>maxConcurrentJobs</c> at a time (default one): validates the training file with the same validator as the
 /// CLI, trains, writes a metrics event per step and a checkpoint (a servable model) per epoch, and the final
 /// model. A job that was running when the process stopped is failed with a clear error at the next start; it never
 /// stays "running". Cancel stops a running job at its next step (well under a second for the local sizes).
@@ -29,17 +29,20 @@ public sealed class JobRunner : IDisposable
     private readonly EngineStore _store;
     private readonly TimeProvider _time;
     private readonly int _threads;
+    private readonly int _maxConcurrentJobs;
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();
-    private (string JobId, CancellationTokenSource Cancel)? _running;
-    private Task? _loop;
+    private readonly Dictionary<string, CancellationTokenSource> _running = new(StringComparer.Ordinal);
+    private Task[] _loops = [];
 
-    public JobRunner(EngineStore store, TimeProvider time, int threads)
+    public JobRunner(EngineStore store, TimeProvider time, int threads, int maxConcurrentJobs = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrentJobs, 1);
         _store = store;
         _time = time;
         _threads = threads;
+        _maxConcurrentJobs = maxConcurrentJobs;
     }
 
     /// <summary>Raised (on the runner's thread) after every change of a job's status.</summary>
@@ -55,7 +58,7 @@ public sealed class JobRunner : IDisposable
                 "The engine stopped while this job was running; resuming is not supported yet. Start a new job (its checkpoints are kept).", null), Now);
             Save(job, "error", job.Error!.Message);
         }
-        _loop = Task.Factory.StartNew(Loop, TaskCreationOptions.LongRunning);
+        _loops = [.. Enumerable.Range(0, _maxConcurrentJobs).Select(_ => Task.Factory.StartNew(Loop, TaskCreationOptions.LongRunning))];
         _signal.Release();
     }
 
@@ -120,9 +123,9 @@ public sealed class JobRunner : IDisposable
             {
                 return job;
             }
-            if (_running is { } running && running.JobId == id)
+            if (_running.TryGetValue(id, out var running))
             {
-                running.Cancel.Cancel(); // the runner marks it cancelled when training stops
+                running.Cancel(); // the runner marks it cancelled when training stops
                 return job;
             }
             job.MarkCancelled(Now);
@@ -143,36 +146,49 @@ public sealed class JobRunner : IDisposable
             {
                 return;
             }
-            while (!_stopping.IsCancellationRequested && NextJob() is { } job)
+            while (!_stopping.IsCancellationRequested && Claim() is { } claimed)
             {
-                Process(job);
+                Process(claimed.Job, claimed.Cancel);
             }
         }
     }
 
-    private FineTuningJob? NextJob() => _store.ListJobs()
-        .Where(j => j.Status is JobStatus.ValidatingFiles or JobStatus.Queued)
-        .OrderBy(j => j.Id, StringComparer.Ordinal)
-        .FirstOrDefault();
-
-    private void Process(FineTuningJob job)
+    /// <summary>Takes the oldest waiting job that no other loop holds, and wakes another loop if more wait.</summary>
+    private (FineTuningJob Job, CancellationTokenSource Cancel)? Claim()
     {
-        using var cancel = new CancellationTokenSource();
-        List<EncodedExample> examples;
         lock (_gate)
         {
-            job = _store.GetJob(job.Id)!;
-            if (JobStatus.IsFinal(job.Status))
+            var waiting = _store.ListJobs()
+                .Where(j => j.Status is JobStatus.ValidatingFiles or JobStatus.Queued && !_running.ContainsKey(j.Id))
+                .OrderBy(j => j.Id, StringComparer.Ordinal)
+                .ToList();
+            if (waiting.Count == 0)
             {
-                return;
+                return null;
             }
-            _running = (job.Id, cancel);
+            var cancel = new CancellationTokenSource();
+            _running.Add(waiting[0].Id, cancel);
+            if (waiting.Count > 1)
+            {
+                _signal.Release();
+            }
+            return (waiting[0], cancel);
         }
+    }
+
+    private void Process(FineTuningJob job, CancellationTokenSource cancel)
+    {
+        List<EncodedExample> examples;
         try
         {
+            List<EncodedExample>? validation = null;
             if (job.Status == JobStatus.ValidatingFiles)
             {
-                examples = Validate(job);
+                examples = Validate(job, job.TrainingFile, "training_file");
+                if (job.ValidationFile is { } validationFile && job.Status != JobStatus.Failed)
+                {
+                    validation = Validate(job, validationFile, "validation_file");
+                }
                 if (job.Status == JobStatus.Failed)
                 {
                     return;
@@ -183,8 +199,9 @@ public sealed class JobRunner : IDisposable
             else
             {
                 examples = ReadExamples(_store.FileContentPath(job.TrainingFile));
+                validation = job.ValidationFile is { } file ? ReadExamples(_store.FileContentPath(file)) : null;
             }
-            Train(job, examples, cancel.Token);
+            Train(job, examples, validation, cancel.Token);
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
@@ -202,15 +219,18 @@ public sealed class JobRunner : IDisposable
         {
             lock (_gate)
             {
-                _running = null;
+                _running.Remove(job.Id);
             }
+            cancel.Dispose();
         }
     }
 
-    private List<EncodedExample> Validate(FineTuningJob job)
+    /// <param name="param">training_file or validation_file: named in the error when the file is bad.</param>
+    private List<EncodedExample> Validate(FineTuningJob job, string fileId, string param)
     {
-        _store.AddEvent(job.Id, "info", $"Validating training file: {job.TrainingFile}", Now);
-        var path = _store.FileContentPath(job.TrainingFile);
+        var what = param == "training_file" ? "training" : "validation";
+        _store.AddEvent(job.Id, "info", $"Validating {what} file: {fileId}", Now);
+        var path = _store.FileContentPath(fileId);
         var report = DatasetValidator.ValidateFile(path, new ValidationOptions { Threads = 1 });
         var error = report.Issues.FirstOrDefault(i => i.Severity == Severity.Error);
         if (error is null && report.Kind == DatasetKind.Preference)
@@ -220,15 +240,15 @@ public sealed class JobRunner : IDisposable
         if (error is not null)
         {
             var where = error.Line > 0 ? $"line {error.Line}, {error.Path}: " : "";
-            job.MarkFailed(new JobError("invalid_training_file",
-                $"The training file {job.TrainingFile} has {report.Errors} error(s); the first: {where}{error.Message} ({error.Code}).", "training_file"), Now);
+            job.MarkFailed(new JobError($"invalid_{param}",
+                $"The {what} file {fileId} has {report.Errors} error(s); the first: {where}{error.Message} ({error.Code}).", param), Now);
             Save(job, "error", job.Error!.Message);
             return [];
         }
         return ReadExamples(path);
     }
 
-    private void Train(FineTuningJob job, List<EncodedExample> examples, CancellationToken cancellationToken)
+    private void Train(FineTuningJob job, List<EncodedExample> examples, List<EncodedExample>? validation, CancellationToken cancellationToken)
     {
         var auto = job.Hyperparameters;
         var hyperparameters = new Hyperparameters(
@@ -255,23 +275,17 @@ public sealed class JobRunner : IDisposable
         Trainer.Train(model, examples, options, step =>
         {
             last = step;
-            _store.AddEvent(job.Id, "info", $"Step {step.Step}/{step.TotalSteps}: training loss={step.TrainLoss:F4}", Now, new Dictionary<string, double>
-            {
-                ["step"] = step.Step,
-                ["total_steps"] = step.TotalSteps,
-                ["train_loss"] = step.TrainLoss,
-                ["train_mean_token_accuracy"] = step.TrainMeanTokenAccuracy,
-            });
+            _store.AddEvent(job.Id, "info", $"Step {step.Step}/{step.TotalSteps}: training loss={step.TrainLoss:F4}"
+                + (step.ValidLoss is { } v ? $", validation loss={v:F4}" : ""), Now, Metrics(step, withTotal: true));
         }, (epoch, step) =>
         {
             var checkpointName = $"{name}:ckpt-step-{step}";
             var path = _store.ModelFilePath($"{job.Id}-step-{step}");
             SafeTensors.Save(model, path, new Dictionary<string, string> { ["job"] = job.Id, ["step"] = step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             _store.AddModel(new EngineModel(checkpointName, Now, OwnedBy, baseName, path));
-            _store.AddCheckpoint(new JobCheckpoint(EngineStore.NewId("ftckpt-"), Now, checkpointName, step,
-                new Dictionary<string, double> { ["step"] = step, ["train_loss"] = last?.TrainLoss ?? 0, ["train_mean_token_accuracy"] = last?.TrainMeanTokenAccuracy ?? 0 }, job.Id));
+            _store.AddCheckpoint(new JobCheckpoint(EngineStore.NewId("ftckpt-"), Now, checkpointName, step, Metrics(last!, withTotal: false), job.Id));
             _store.AddEvent(job.Id, "info", $"Checkpoint created at step {step} (epoch {epoch}).", Now);
-        }, cancellationToken);
+        }, validation, cancellationToken);
 
         var finalPath = _store.ModelFilePath(job.Id);
         SafeTensors.Save(model, finalPath, new Dictionary<string, string> { ["job"] = job.Id });
@@ -279,6 +293,26 @@ public sealed class JobRunner : IDisposable
         _store.AddEvent(job.Id, "info", $"New fine-tuned model created: {name}", Now);
         job.MarkSucceeded(name, tokensPerEpoch * hyperparameters.NEpochs, Now);
         Save(job, "info", "The job has successfully completed.");
+    }
+
+    private static Dictionary<string, double> Metrics(TrainingStep step, bool withTotal)
+    {
+        var metrics = new Dictionary<string, double>
+        {
+            ["step"] = step.Step,
+            ["train_loss"] = step.TrainLoss,
+            ["train_mean_token_accuracy"] = step.TrainMeanTokenAccuracy,
+        };
+        if (withTotal)
+        {
+            metrics["total_steps"] = step.TotalSteps;
+        }
+        if (step.ValidLoss is { } loss)
+        {
+            metrics["valid_loss"] = loss;
+            metrics["valid_mean_token_accuracy"] = step.ValidMeanTokenAccuracy ?? 0;
+        }
+        return metrics;
     }
 
     /// <summary>Reads chat examples (messages with role, content and weight) from a validated JSONL file.</summary>
@@ -323,9 +357,12 @@ public sealed class JobRunner : IDisposable
         _stopping.Cancel();
         lock (_gate)
         {
-            _running?.Cancel.Cancel();
+            foreach (var running in _running.Values)
+            {
+                running.Cancel();
+            }
         }
-        _loop?.Wait(TimeSpan.FromSeconds(30));
+        Task.WaitAll(_loops, TimeSpan.FromSeconds(30));
         _stopping.Dispose();
         _signal.Dispose();
     }

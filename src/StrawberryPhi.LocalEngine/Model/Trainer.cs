@@ -20,8 +20,8 @@ public sealed record TrainingOptions
     public int Threads { get; init; } = Environment.ProcessorCount;
 }
 
-/// <summary>One optimizer step's metrics (what the fine-tuning API reports as a metrics event).</summary>
-public sealed record TrainingStep(int Step, int TotalSteps, double TrainLoss, double TrainMeanTokenAccuracy);
+/// <summary>One optimizer step's metrics (what the fine-tuning API reports as a metrics event); validation ones only with validation data.</summary>
+public sealed record TrainingStep(int Step, int TotalSteps, double TrainLoss, double TrainMeanTokenAccuracy, double? ValidLoss = null, double? ValidMeanTokenAccuracy = null);
 
 /// <summary>
 /// Supervised training with the loss on trained assistant tokens only: AdamW, linear warm-up then cosine decay to a
@@ -30,10 +30,12 @@ public sealed record TrainingStep(int Step, int TotalSteps, double TrainLoss, do
 public static class Trainer
 {
     /// <param name="onEpoch">Called after each epoch with the epoch number (1-based) and the step reached.</param>
+    /// <param name="validation">Held-out examples: each step also reports the loss on one batch of them, in turn.</param>
     public static void Train(
         GptModel model, IReadOnlyList<EncodedExample> examples, TrainingOptions options, Action<TrainingStep>? onStep = null,
-        Action<int, int>? onEpoch = null, CancellationToken cancellationToken = default)
+        Action<int, int>? onEpoch = null, IReadOnlyList<EncodedExample>? validation = null, CancellationToken cancellationToken = default)
     {
+        var validationStart = 0;
         ArgumentOutOfRangeException.ThrowIfZero(examples.Count);
         torch.set_num_threads(options.Threads);
         torch.random.manual_seed(options.Seed);
@@ -71,15 +73,33 @@ public static class Trainer
                 nn.utils.clip_grad_norm_(model.parameters(), options.GradientClip);
                 optimizer.step();
 
-                var counted = flatTargets.ne(-100);
-                var correct = flatLogits.argmax(1).eq(flatTargets).logical_and(counted).sum().item<long>();
-                var total = Math.Max(1, counted.sum().item<long>());
+                var trainAccuracy = Accuracy(flatLogits, flatTargets);
+                double? validLoss = null, validAccuracy = null;
+                if (validation is { Count: > 0 })
+                {
+                    var held = Enumerable.Range(0, Math.Min(options.BatchSize, validation.Count))
+                        .Select(i => validation[(validationStart + i) % validation.Count]).ToList();
+                    validationStart = (validationStart + held.Count) % validation.Count;
+                    using var noGrad = torch.no_grad();
+                    var (validInputs, validTargets) = Batch(held, context);
+                    var validLogits = model.forward(validInputs).reshape(-1, EngineVocabulary.Size);
+                    var flatValidTargets = validTargets.reshape(-1);
+                    validLoss = nn.functional.cross_entropy(validLogits, flatValidTargets, ignore_index: -100).item<float>();
+                    validAccuracy = Accuracy(validLogits, flatValidTargets);
+                }
                 step++;
-                onStep?.Invoke(new TrainingStep(step, totalSteps, loss.item<float>(), (double)correct / total));
+                onStep?.Invoke(new TrainingStep(step, totalSteps, loss.item<float>(), trainAccuracy, validLoss, validAccuracy));
             }
             onEpoch?.Invoke(epoch + 1, step);
         }
         model.eval();
+    }
+
+    private static double Accuracy(Tensor logits, Tensor targets)
+    {
+        var counted = targets.ne(-100);
+        var correct = logits.argmax(1).eq(targets).logical_and(counted).sum().item<long>();
+        return (double)correct / Math.Max(1, counted.sum().item<long>());
     }
 
     private static double LearningRate(int step, int totalSteps, int warmup, double peak)
