@@ -37,7 +37,29 @@ internal static class EngineThroughput
                 generated += Sampler.Generate(model, prompt, new SamplingOptions { MaxTokens = 128, Temperature = 1, Seed = generated }).Tokens.Length;
             }
             var inferenceRate = generated / stopwatch.Elapsed.TotalSeconds;
-            Console.WriteLine($"{size.Name}: {model.ParameterCount / 1e6:F2}M parameters, context {size.Context}; training {trainingRate:N0} tokens/s; inference {inferenceRate:N0} tokens/s (no KV cache, 128-token replies)");
+            // Cancel latency: a cancel requested mid-step (batch 16, full-context sequences) until training stops.
+            using var cancel = new CancellationTokenSource();
+            var stopped = Stopwatch.StartNew();
+            try
+            {
+                Trainer.Train(model, examples, options with { BatchSize = 16 }, step =>
+                {
+                    if (step.Step == 1)
+                    {
+                        _ = Task.Run(async () =>
+                        {
+                            await Task.Delay(TimeSpan.FromMilliseconds(200));
+                            stopped.Restart();
+                            await cancel.CancelAsync();
+                        });
+                    }
+                }, cancellationToken: cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                stopped.Stop();
+            }
+            Console.WriteLine($"{size.Name}: {model.ParameterCount / 1e6:F2}M parameters, context {size.Context}; training {trainingRate:N0} tokens/s; inference {inferenceRate:N0} tokens/s (no KV cache, 128-token replies); cancel took {stopped.Elapsed.TotalMilliseconds:N0} ms");
         }
     }
 }

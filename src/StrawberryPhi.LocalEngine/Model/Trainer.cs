@@ -29,6 +29,21 @@ public sealed record TrainingStep(int Step, int TotalSteps, double TrainLoss, do
 /// </summary>
 public static class Trainer
 {
+    /// <summary>Tokens per micro-batch: small enough that a cancel waits well under a second on the small base.</summary>
+    private const int MicroBatchTokens = 1024;
+
+    /// <summary>Trained target positions of an example within the context (what the loss averages over).</summary>
+    private static int CountTrained(EncodedExample example, int context)
+    {
+        var n = Math.Min(context, example.Tokens.Length - 1);
+        var count = 0;
+        for (var t = 0; t < n; t++)
+        {
+            count += example.Trained[t + 1] ? 1 : 0;
+        }
+        return count;
+    }
+
     /// <param name="onEpoch">Called after each epoch with the epoch number (1-based) and the step reached.</param>
     /// <param name="validation">Held-out examples: each step also reports the loss on one batch of them, in turn.</param>
     public static void Train(
@@ -62,18 +77,31 @@ public static class Trainer
                     group.LearningRate = rate;
                 }
 
-                using var scope = torch.NewDisposeScope();
-                var (inputs, targets) = Batch(batch, context);
-                var logits = model.forward(inputs);
-                var flatLogits = logits.reshape(-1, EngineVocabulary.Size);
-                var flatTargets = targets.reshape(-1);
-                var loss = nn.functional.cross_entropy(flatLogits, flatTargets, ignore_index: -100);
+                // Gradients accumulate over micro-batches: the same mean loss over the batch's trained tokens, with a
+                // cancellation check every few sequences (a step of the small model on long sequences takes seconds).
                 optimizer.zero_grad();
-                loss.backward();
+                var trainedTokens = Math.Max(1, batch.Sum(e => CountTrained(e, context)));
+                double lossSum = 0;
+                long correct = 0;
+                var longest = Math.Min(context, batch.Max(e => e.Tokens.Length - 1));
+                foreach (var micro in batch.Chunk(Math.Max(1, MicroBatchTokens / Math.Max(1, longest))))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    using var microScope = torch.NewDisposeScope();
+                    var (inputs, targets) = Batch([.. micro], context);
+                    var logits = model.forward(inputs).reshape(-1, EngineVocabulary.Size);
+                    var flatTargets = targets.reshape(-1);
+                    var loss = nn.functional.cross_entropy(logits, flatTargets, ignore_index: -100, reduction: nn.Reduction.Sum) / trainedTokens;
+                    loss.backward();
+                    lossSum += loss.item<float>();
+                    correct += logits.argmax(1).eq(flatTargets).logical_and(flatTargets.ne(-100)).sum().item<long>();
+                }
+                cancellationToken.ThrowIfCancellationRequested();
                 nn.utils.clip_grad_norm_(model.parameters(), options.GradientClip);
                 optimizer.step();
 
-                var trainAccuracy = Accuracy(flatLogits, flatTargets);
+                using var scope = torch.NewDisposeScope();
+                var trainAccuracy = (double)correct / trainedTokens;
                 double? validLoss = null, validAccuracy = null;
                 if (validation is { Count: > 0 })
                 {
@@ -88,7 +116,7 @@ public static class Trainer
                     validAccuracy = Accuracy(validLogits, flatValidTargets);
                 }
                 step++;
-                onStep?.Invoke(new TrainingStep(step, totalSteps, loss.item<float>(), trainAccuracy, validLoss, validAccuracy));
+                onStep?.Invoke(new TrainingStep(step, totalSteps, lossSum, trainAccuracy, validLoss, validAccuracy));
             }
             onEpoch?.Invoke(epoch + 1, step);
         }
