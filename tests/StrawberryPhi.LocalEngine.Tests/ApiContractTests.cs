@@ -143,10 +143,14 @@ public sealed class ApiContractTests(EngineHost host) : IClassFixture<EngineHost
     [InlineData("""{"model":"strawberry-tiny","messages":[{"role":"user","content":"hi"}],"stop":["a","b","c","d","e"]}""", "stop")]
     [InlineData("""{"model":"strawberry-tiny","messages":[{"role":"robot","content":"hi"}]}""", "messages[0].role")]
     [InlineData("""{"model":"strawberry-tiny","messages":[]}""", "messages")]
-    public async Task Chat_BadParameter_400InOpenAiShape(string body, string param)
+    [InlineData("""{"model":"strawberry-tiny","training_file":"file-x","suffix":7}""", "suffix", "v1/fine_tuning/jobs")]
+    [InlineData("""{"model":"strawberry-tiny","training_file":"file-x","method":{"type":"dpo"}}""", "method.type", "v1/fine_tuning/jobs")]
+    [InlineData("""{"model":"strawberry-tiny","training_file":"file-x","hyperparameters":{"n_epochs":"many"}}""", "n_epochs", "v1/fine_tuning/jobs")]
+    [InlineData("""{"model":7,"training_file":"file-x"}""", "model", "v1/fine_tuning/jobs")]
+    public async Task Chat_BadParameter_400InOpenAiShape(string body, string param, string path = "v1/chat/completions")
     {
         using var http = new HttpClient { BaseAddress = host.BaseAddress };
-        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
         request.Headers.Authorization = new("Bearer", EngineHost.Key);
         using var response = await http.SendAsync(request).WaitAsync(Timeout);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);

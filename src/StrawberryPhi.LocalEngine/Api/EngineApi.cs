@@ -49,6 +49,15 @@ public static class EngineApi
             {
                 return OpenAiError.BadRequest(e.Message, e.Param, e.Code);
             }
+            catch (JsonException e)
+            {
+                return OpenAiError.BadRequest($"The request body is not valid JSON: {e.Message}", null, "invalid_json");
+            }
+            catch (Exception e) when (e is not OperationCanceledException && !context.HttpContext.Response.HasStarted)
+            {
+                // Clients get OpenAI's error shape whatever failed; the type tells a developer where to look.
+                return OpenAiError.Result(StatusCodes.Status500InternalServerError, "server_error", $"The local engine failed: {e.GetType().Name}: {e.Message}", null, "server_error");
+            }
         });
 
         group.MapGet("/models", (LocalEngine engine) =>

@@ -82,12 +82,11 @@ internal static class FineTuningApi
     {
         var body = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: cancellationToken) as JsonObject
             ?? throw new BadRequestException("The request body must be a JSON object.", null);
-        string Required(string name) => body[name] is JsonValue v && v.TryGetValue<string>(out var s)
-            ? s : throw new BadRequestException($"'{name}' is required.", name, "missing_required_parameter");
+        string Required(string name) => Optional(body, name) ?? throw new BadRequestException($"'{name}' is required.", name, "missing_required_parameter");
         var hyper = body["hyperparameters"] as JsonObject; // deprecated top-level form
         if (body["method"] is JsonObject method)
         {
-            var type = method["type"]?.GetValue<string>();
+            var type = Optional(method, "type");
             if (type != "supervised")
             {
                 throw new BadRequestException($"The local engine supports the supervised method only; got '{type}'.", "method.type", "unsupported_method");
@@ -102,7 +101,7 @@ internal static class FineTuningApi
         try
         {
             var job = engine.Runner.Create(new CreateJobRequest(
-                Required("model"), Required("training_file"), body["validation_file"]?.GetValue<string>(), body["suffix"]?.GetValue<string>(),
+                Required("model"), Required("training_file"), Optional(body, "validation_file"), Optional(body, "suffix"),
                 (int?)AutoOrNumber(body, "seed"), (int?)AutoOrNumber(hyper, "n_epochs"), (int?)AutoOrNumber(hyper, "batch_size"),
                 AutoOrNumber(hyper, "learning_rate_multiplier"), metadata));
             return Results.Json(JobJson(job), Json);
@@ -147,6 +146,14 @@ internal static class FineTuningApi
         }
         return Results.Json(JobJson(engine.Store.GetJob(id)!), Json);
     }
+
+    /// <summary>A string field, null when absent; any other JSON type is a 400 naming the field.</summary>
+    private static string? Optional(JsonObject node, string name) => node[name] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue<string>(out var text) => text,
+        _ => throw new BadRequestException($"'{name}' must be a string.", name),
+    };
 
     private static double? AutoOrNumber(JsonObject? node, string name) => node?[name] switch
     {
