@@ -81,6 +81,19 @@ internal static class CommonOptions
         return full;
     }
 
+    /// <summary>The --tags value as reflection tags, or the one-line reason why not.</summary>
+    public static Core.Reflection.ReflectionTags ParseTags(string text)
+    {
+        try
+        {
+            return Core.Reflection.ReflectionTags.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new CommandFailedException(e.Message);
+        }
+    }
+
     public static CatalogModel ResolveModel(string name)
     {
         var catalog = ModelCatalog.Default;

@@ -54,12 +54,11 @@ internal static class ConvertCommand
         {
             var input = CommonOptions.ExistingFile(parse.GetValue(file)!);
             var target = CommonOptions.OutputFile(parse.GetValue(output)!, input);
+            var reflectionTags = CommonOptions.ParseTags(parse.GetValue(tags)!);
             ColumnMapping mapping;
-            ReflectionTags reflectionTags;
             try
             {
                 mapping = parse.GetValue(map) is { } text ? ColumnMapping.Parse(text) : ColumnMapping.Auto;
-                reflectionTags = ReflectionTags.Parse(parse.GetValue(tags)!);
             }
             catch (FormatException e)
             {

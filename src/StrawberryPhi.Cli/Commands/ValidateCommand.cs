@@ -4,7 +4,6 @@ using Spectre.Console;
 using StrawberryPhi.Cli.Output;
 using StrawberryPhi.Core;
 using StrawberryPhi.Core.Catalog;
-using StrawberryPhi.Core.Reflection;
 using StrawberryPhi.Core.Validation;
 
 namespace StrawberryPhi.Cli.Commands;
@@ -41,15 +40,7 @@ internal static class ValidateCommand
         {
             var path = CommonOptions.ExistingFile(parse.GetValue(file)!);
             var target = CommonOptions.ResolveModel(parse.GetValue(model)!);
-            ReflectionTags reflectionTags;
-            try
-            {
-                reflectionTags = ReflectionTags.Parse(parse.GetValue(tags)!);
-            }
-            catch (FormatException e)
-            {
-                throw new CommandFailedException(e.Message);
-            }
+            var reflectionTags = CommonOptions.ParseTags(parse.GetValue(tags)!);
             if (parse.GetValue(maxPerCode) < 0 || parse.GetValue(threads) < 1)
             {
                 throw new CommandFailedException("--max-per-code must be 0 or more and --threads 1 or more.");

@@ -15,7 +15,8 @@ namespace StrawberryPhi.LocalEngine.Api;
 /// <summary>The local engine's OpenAI-compatible HTTP surface: files, fine-tuning jobs, models, chat completions.</summary>
 public static class EngineApi
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    /// <summary>The wire format of every engine response.</summary>
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     public static IServiceCollection AddLocalEngine(this IServiceCollection services, Action<LocalEngineOptions> configure)
     {
@@ -46,6 +47,10 @@ public static class EngineApi
                 return await next(context);
             }
             catch (BadRequestException e)
+            {
+                return OpenAiError.BadRequest(e.Message, e.Param, e.Code);
+            }
+            catch (EngineRequestException e)
             {
                 return OpenAiError.BadRequest(e.Message, e.Param, e.Code);
             }
@@ -95,16 +100,8 @@ public static class EngineApi
 
     private static async Task<IResult> ChatCompletions(HttpContext http, LocalEngine engine, CancellationToken cancellationToken)
     {
-        JsonObject body;
-        try
-        {
-            body = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: cancellationToken) as JsonObject
-                ?? throw new BadRequestException("The request body must be a JSON object.", null);
-        }
-        catch (JsonException e)
-        {
-            throw new BadRequestException($"The request body is not valid JSON: {e.Message}", null, "invalid_json");
-        }
+        var body = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: cancellationToken) as JsonObject
+            ?? throw new BadRequestException("The request body must be a JSON object.", null);
         var request = ChatRequest.Parse(body);
         if (engine.FindModel(request.Model) is not { } model)
         {

@@ -12,7 +12,7 @@ namespace StrawberryPhi.LocalEngine.Api;
 internal static class FineTuningApi
 {
     public const long MaxUploadBytes = 512L * 1024 * 1024;
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    private static JsonSerializerOptions Json => EngineApi.Json;
 
     public static void Map(RouteGroupBuilder group)
     {
@@ -98,18 +98,11 @@ internal static class FineTuningApi
         {
             throw new BadRequestException("metadata holds at most 16 pairs, keys of up to 64 and values of up to 512 characters.", "metadata");
         }
-        try
-        {
-            var job = engine.Runner.Create(new CreateJobRequest(
-                Required("model"), Required("training_file"), Optional(body, "validation_file"), Optional(body, "suffix"),
-                (int?)AutoOrNumber(body, "seed"), (int?)AutoOrNumber(hyper, "n_epochs"), (int?)AutoOrNumber(hyper, "batch_size"),
-                AutoOrNumber(hyper, "learning_rate_multiplier"), metadata));
-            return Results.Json(JobJson(job), Json);
-        }
-        catch (EngineRequestException e)
-        {
-            return OpenAiError.BadRequest(e.Message, e.Param, e.Code);
-        }
+        var job = engine.Runner.Create(new CreateJobRequest(
+            Required("model"), Required("training_file"), Optional(body, "validation_file"), Optional(body, "suffix"),
+            (int?)AutoOrNumber(body, "seed"), (int?)AutoOrNumber(hyper, "n_epochs"), (int?)AutoOrNumber(hyper, "batch_size"),
+            AutoOrNumber(hyper, "learning_rate_multiplier"), metadata));
+        return Results.Json(JobJson(job), Json);
     }
 
     private static async Task<IResult> CancelJob(string id, LocalEngine engine, CancellationToken cancellationToken)

@@ -94,7 +94,7 @@ public static class Trainer
                     var loss = nn.functional.cross_entropy(logits, flatTargets, ignore_index: -100, reduction: nn.Reduction.Sum) / trainedTokens;
                     loss.backward();
                     lossSum += loss.item<float>();
-                    correct += logits.argmax(1).eq(flatTargets).logical_and(flatTargets.ne(-100)).sum().item<long>();
+                    correct += CorrectCount(logits, flatTargets);
                 }
                 cancellationToken.ThrowIfCancellationRequested();
                 nn.utils.clip_grad_norm_(model.parameters(), options.GradientClip);
@@ -113,7 +113,7 @@ public static class Trainer
                     var validLogits = model.forward(validInputs).reshape(-1, EngineVocabulary.Size);
                     var flatValidTargets = validTargets.reshape(-1);
                     validLoss = nn.functional.cross_entropy(validLogits, flatValidTargets, ignore_index: -100).item<float>();
-                    validAccuracy = Accuracy(validLogits, flatValidTargets);
+                    validAccuracy = (double)CorrectCount(validLogits, flatValidTargets) / Math.Max(1, flatValidTargets.ne(-100).sum().item<long>());
                 }
                 step++;
                 onStep?.Invoke(new TrainingStep(step, totalSteps, lossSum, trainAccuracy, validLoss, validAccuracy));
@@ -123,12 +123,9 @@ public static class Trainer
         model.eval();
     }
 
-    private static double Accuracy(Tensor logits, Tensor targets)
-    {
-        var counted = targets.ne(-100);
-        var correct = logits.argmax(1).eq(targets).logical_and(counted).sum().item<long>();
-        return (double)correct / Math.Max(1, counted.sum().item<long>());
-    }
+    /// <summary>Trained positions (target not -100) where the most likely token is the target.</summary>
+    private static long CorrectCount(Tensor logits, Tensor targets) =>
+        logits.argmax(1).eq(targets).logical_and(targets.ne(-100)).sum().item<long>();
 
     private static double LearningRate(int step, int totalSteps, int warmup, double peak)
     {
