@@ -82,13 +82,5 @@ internal static class EngineCommand
     private static bool IsLoopback(Uri uri) =>
         uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
 
-    /// <summary>$XDG_DATA_HOME/strawberry-phi, else ~/.local/share/strawberry-phi (DESIGN.md).</summary>
-    internal static string DefaultDataDirectory()
-    {
-        var xdg = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
-        var root = string.IsNullOrEmpty(xdg)
-            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share")
-            : xdg;
-        return Path.Combine(root, "strawberry-phi");
-    }
+    internal static string DefaultDataDirectory() => Core.DataDirectory.Default();
 }

@@ -134,6 +134,45 @@ public static class Sources
     private static string? Text(JsonObject node, string name) =>
         node[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
 
+    /// <summary>The column names of a CSV or Parquet source, for a mapping step; other formats have fixed fields (null).</summary>
+    /// <exception cref="ImportException">The source cannot be read.</exception>
+    public static async Task<IReadOnlyList<string>?> ReadColumnsAsync(string path, DatasetFormat format, CancellationToken cancellationToken)
+    {
+        switch (format)
+        {
+            case DatasetFormat.Csv:
+            {
+                var configuration = new CsvConfiguration(CultureInfo.InvariantCulture)
+                {
+                    DetectDelimiter = true,
+                    DetectDelimiterValues = [",", "\t", ";", "|"],
+                };
+                using var text = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
+                using var csv = new CsvReader(text, configuration);
+                if (!await csv.ReadAsync() || !csv.ReadHeader() || csv.HeaderRecord is not { Length: > 0 } header)
+                {
+                    throw new ImportException("The CSV file has no header row.");
+                }
+                return header;
+            }
+            case DatasetFormat.Parquet:
+            {
+                await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+                try
+                {
+                    await using var reader = await ParquetReader.CreateAsync(stream, cancellationToken: cancellationToken);
+                    return reader.Schema.GetDataFields().Select(f => f.Name).ToList();
+                }
+                catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException)
+                {
+                    throw new ImportException($"Not a readable Parquet file: {e.Message}");
+                }
+            }
+            default:
+                return null;
+        }
+    }
+
     private static async IAsyncEnumerable<SourceRecord> Csv(
         string path, ColumnMapping mapping, Action<string> describe, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

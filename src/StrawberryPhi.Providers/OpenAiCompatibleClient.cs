@@ -1,0 +1,236 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using OpenAI;
+using OpenAI.Files;
+using OpenAI.Models;
+
+namespace StrawberryPhi.Providers;
+
+/// <summary>Limits and timeouts for provider calls.</summary>
+public sealed class ProviderClientOptions
+{
+    /// <summary>Files up to this size go through <c>POST /files</c>; larger ones through the Uploads API (OpenAI: 512 MB).</summary>
+    public long MaxSingleUploadBytes { get; set; } = 512L * 1024 * 1024;
+
+    /// <summary>Part size for the Uploads API (OpenAI: at most 64 MB).</summary>
+    public int UploadPartBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>Retries of a failed request (408, 429, 5xx, dropped connections), with backoff and <c>Retry-After</c>.</summary>
+    public int MaxRetries { get; set; } = 3;
+
+    public TimeSpan NetworkTimeout { get; set; } = TimeSpan.FromMinutes(10);
+}
+
+/// <summary>Creates a client for a connection; the HTTP client is shared, the SDK clients are cheap per call.</summary>
+public sealed class ProviderClientFactory(HttpClient http, ProviderClientOptions options)
+{
+    public IProviderClient Create(ProviderEndpoint endpoint) => new OpenAiCompatibleClient(endpoint, http, options);
+}
+
+/// <summary>
+/// <see cref="IProviderClient"/> over the official OpenAI SDK with the endpoint swapped: OpenAI, Azure OpenAI's v1
+/// endpoint (with its <c>api-key</c> header), any compatible server, and the local engine.
+/// </summary>
+internal sealed class OpenAiCompatibleClient : IProviderClient
+{
+    private readonly ProviderEndpoint _endpoint;
+    private readonly ProviderClientOptions _options;
+    private readonly OpenAIClient _client;
+
+    public OpenAiCompatibleClient(ProviderEndpoint endpoint, HttpClient http, ProviderClientOptions options)
+    {
+        _endpoint = endpoint;
+        _options = options;
+        var clientOptions = new OpenAIClientOptions
+        {
+            Endpoint = endpoint.BaseUrl,
+            OrganizationId = string.IsNullOrWhiteSpace(endpoint.Organization) ? null : endpoint.Organization,
+            ProjectId = string.IsNullOrWhiteSpace(endpoint.Project) ? null : endpoint.Project,
+            Transport = new HttpClientPipelineTransport(http),
+            // Set explicitly: the default policy was seen retrying back to back.
+            RetryPolicy = new ClientRetryPolicy(options.MaxRetries),
+            NetworkTimeout = options.NetworkTimeout,
+        };
+        // The SDK insists on a credential; servers without keys (the local engine on loopback) ignore it.
+        var key = string.IsNullOrEmpty(endpoint.ApiKey) ? "no-key" : endpoint.ApiKey;
+        if (endpoint.Kind == ProviderKind.AzureOpenAI)
+        {
+            clientOptions.AddPolicy(new AzureKeyPolicy(key), PipelinePosition.BeforeTransport);
+        }
+        _client = new OpenAIClient(new ApiKeyCredential(key), clientOptions);
+    }
+
+    public Task<IReadOnlyList<ProviderModel>> ListModelsAsync(CancellationToken cancellationToken) => Call(async () =>
+    {
+        // The protocol method, because the typed model drops shutdown_date.
+        var result = await _client.GetOpenAIModelClient().GetModelsAsync(new RequestOptions { CancellationToken = cancellationToken });
+        using var json = JsonDocument.Parse(result.GetRawResponse().Content);
+        var models = new List<ProviderModel>();
+        if (json.RootElement.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in data.EnumerateArray())
+            {
+                models.Add(new ProviderModel(
+                    item.GetProperty("id").GetString() ?? "",
+                    String(item, "owned_by"),
+                    item.TryGetProperty("created", out var created) && created.TryGetInt64(out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null,
+                    String(item, "shutdown_date") is { } date && DateOnly.TryParseExact(date, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day) ? day : null));
+            }
+        }
+        return (IReadOnlyList<ProviderModel>)models;
+    });
+
+    public Task<IReadOnlyList<ProviderFile>> ListFilesAsync(CancellationToken cancellationToken) => Call(async () =>
+    {
+        var files = await _client.GetOpenAIFileClient().GetFilesAsync(FilePurpose.FineTune, cancellationToken);
+        return (IReadOnlyList<ProviderFile>)files.Value.Select(ToFile).ToList();
+    });
+
+    public Task<ProviderFile> UploadFileAsync(Stream content, string fileName, IProgress<long>? progress, CancellationToken cancellationToken) => Call(async () =>
+    {
+        var files = _client.GetOpenAIFileClient();
+        if (!content.CanSeek || content.Length <= _options.MaxSingleUploadBytes)
+        {
+            var stream = new ProgressStream(content, progress);
+            return ToFile((await files.UploadFileAsync(stream, fileName, FileUploadPurpose.FineTune, cancellationToken)).Value);
+        }
+        return await UploadInPartsAsync(files, content, fileName, progress, cancellationToken);
+    });
+
+    public Task DeleteFileAsync(string fileId, CancellationToken cancellationToken) => Call(async () =>
+    {
+        await _client.GetOpenAIFileClient().DeleteFileAsync(fileId, cancellationToken);
+        return true;
+    });
+
+    /// <summary>The Uploads API: create, add parts of at most <see cref="ProviderClientOptions.UploadPartBytes"/>, complete; cancelled on failure.</summary>
+    private async Task<ProviderFile> UploadInPartsAsync(OpenAIFileClient files, Stream content, string fileName, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        var options = new RequestOptions { CancellationToken = cancellationToken };
+        var create = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+        {
+            ["purpose"] = "fine-tune",
+            ["filename"] = fileName,
+            ["bytes"] = content.Length,
+            ["mime_type"] = "application/jsonl",
+        });
+        var upload = await files.CreateUploadAsync(BinaryContent.Create(BinaryData.FromBytes(create)), options);
+        var uploadId = ReadId(upload.GetRawResponse().Content);
+        try
+        {
+            var partIds = new List<string>();
+            var buffer = new byte[Math.Min(_options.UploadPartBytes, content.Length)];
+            long sent = 0;
+            while (true)
+            {
+                var read = await content.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+                var boundary = "phi-" + Guid.NewGuid().ToString("N");
+                var part = await files.AddUploadPartAsync(uploadId, MultipartPart(buffer.AsSpan(0, read), boundary), $"multipart/form-data; boundary={boundary}", options);
+                partIds.Add(ReadId(part.GetRawResponse().Content));
+                sent += read;
+                progress?.Report(sent);
+            }
+            var complete = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["part_ids"] = partIds });
+            var done = await files.CompleteUploadAsync(uploadId, BinaryContent.Create(BinaryData.FromBytes(complete)), options);
+            using var json = JsonDocument.Parse(done.GetRawResponse().Content);
+            var file = json.RootElement.GetProperty("file");
+            return new ProviderFile(
+                file.GetProperty("id").GetString()!, String(file, "filename") ?? fileName, file.GetProperty("bytes").GetInt64(),
+                DateTimeOffset.FromUnixTimeSeconds(file.GetProperty("created_at").GetInt64()), String(file, "purpose"));
+        }
+        catch
+        {
+            // Leave nothing half-made at the provider; the original failure is what the caller needs to see.
+            try
+            {
+                await files.CancelUploadAsync(uploadId, new RequestOptions { CancellationToken = CancellationToken.None });
+            }
+            catch (ClientResultException)
+            {
+                // An upload the provider cannot cancel expires on its own (OpenAI: after an hour).
+            }
+            throw;
+        }
+    }
+
+    private static BinaryContent MultipartPart(ReadOnlySpan<byte> data, string boundary)
+    {
+        var head = Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; filename=\"part\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+        var tail = Encoding.ASCII.GetBytes($"\r\n--{boundary}--\r\n");
+        var body = new byte[head.Length + data.Length + tail.Length];
+        head.CopyTo(body, 0);
+        data.CopyTo(body.AsSpan(head.Length));
+        tail.CopyTo(body, head.Length + data.Length);
+        return BinaryContent.Create(BinaryData.FromBytes(body));
+    }
+
+    private static string ReadId(BinaryData content)
+    {
+        using var json = JsonDocument.Parse(content);
+        return json.RootElement.GetProperty("id").GetString() ?? throw new ProviderException("The provider answered without an id.");
+    }
+
+    private static string? String(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static ProviderFile ToFile(OpenAIFile file) =>
+        new(file.Id, file.Filename, file.SizeInBytesLong ?? 0, file.CreatedAt, file.Purpose.ToString());
+
+    /// <summary>Runs a call and turns every way it can fail into a <see cref="ProviderException"/> in words.</summary>
+    private async Task<T> Call<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (ClientResultException e)
+        {
+            throw ProviderErrors.FromResult(e, _endpoint);
+        }
+        catch (HttpRequestException e)
+        {
+            throw ProviderErrors.Unreachable(e, _endpoint);
+        }
+        catch (SocketException e)
+        {
+            throw ProviderErrors.Unreachable(e, _endpoint);
+        }
+        catch (JsonException e)
+        {
+            throw new ProviderException(ProviderErrors.Scrub($"{_endpoint.BaseUrl.Host} answered with something that is not the OpenAI API: {e.Message}", _endpoint.ApiKey), inner: null);
+        }
+        catch (KeyNotFoundException)
+        {
+            throw new ProviderException($"{_endpoint.BaseUrl.Host} answered without a field the OpenAI API always has; is the base URL an OpenAI-compatible /v1 endpoint?");
+        }
+    }
+
+    private sealed class AzureKeyPolicy(string key) : PipelinePolicy
+    {
+        public override void Process(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+        {
+            Apply(message);
+            ProcessNext(message, pipeline, currentIndex);
+        }
+
+        public override ValueTask ProcessAsync(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+        {
+            Apply(message);
+            return ProcessNextAsync(message, pipeline, currentIndex);
+        }
+
+        private void Apply(PipelineMessage message)
+        {
+            message.Request.Headers.Remove("Authorization");
+            message.Request.Headers.Set("api-key", key);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+using StrawberryPhi.Core.Validation;
+using StrawberryPhi.Web.Datasets;
+
+namespace StrawberryPhi.Web.Api;
+
+public sealed record UploadRequest(Guid ProviderId);
+
+public sealed record RenameRequest(string Name);
+
+/// <summary>/api/datasets: upload (streamed), reports, issues, preview, derived datasets, uploads to providers.</summary>
+internal static class DatasetsApi
+{
+    public static void MapDatasetsApi(this RouteGroupBuilder api)
+    {
+        var group = api.MapGroup("/datasets").WithTags("Datasets");
+        group.MapGet("/", List);
+        group.MapPost("/", Upload).Accepts<IFormFile>("multipart/form-data").DisableAntiforgery()
+            .WithDescription("Multipart upload with one file field, streamed to disk. Larger than Studio:MaxUploadBytes is refused with 413 before the body is read when Content-Length says so.");
+        group.MapGet("/{id:guid}", Get);
+        group.MapPatch("/{id:guid}", Rename);
+        group.MapDelete("/{id:guid}", Delete);
+        group.MapGet("/{id:guid}/report", Report);
+        group.MapGet("/{id:guid}/issues", Issues);
+        group.MapGet("/{id:guid}/examples", Examples);
+        group.MapGet("/{id:guid}/examples/{line:long}", Example);
+        group.MapGet("/{id:guid}/content", Content);
+        group.MapPost("/{id:guid}/validate", Validate);
+        group.MapPost("/{id:guid}/import", Import);
+        group.MapPost("/{id:guid}/convert", Convert);
+        group.MapPost("/{id:guid}/split", Split);
+        group.MapPost("/{id:guid}/dedupe", Dedupe);
+        group.MapGet("/{id:guid}/uploads", Uploads);
+        group.MapPost("/{id:guid}/uploads", StartUpload);
+    }
+
+    private static async Task<Ok<IReadOnlyList<DatasetSummary>>> List(DatasetService datasets, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await datasets.ListAsync(cancellationToken));
+
+    private static async Task<Results<Created<DatasetSummary>, ProblemHttpResult>> Upload(HttpContext http, DatasetService datasets, CancellationToken cancellationToken)
+    {
+        var request = http.Request;
+        // Refused before the body is read: multipart framing adds a little to the file's size.
+        if (request.ContentLength is { } length && length > datasets.MaxUploadBytes + (64 * 1024))
+        {
+            return TypedResults.Problem(
+                $"The upload is {DatasetFiles.Bytes(length)}; the limit is {DatasetFiles.Bytes(datasets.MaxUploadBytes)} (setting Studio:MaxUploadBytes).",
+                statusCode: StatusCodes.Status413PayloadTooLarge, title: "Too large");
+        }
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || !type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
+            || HeaderUtilities.RemoveQuotes(type.Boundary).Value is not { Length: > 0 } boundary)
+        {
+            return TypedResults.Problem("Send the file as multipart/form-data with one file field (curl -F file=@data.jsonl).", statusCode: StatusCodes.Status400BadRequest, title: "Invalid input");
+        }
+        // The size is enforced while streaming, whatever Kestrel's default body limit.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null;
+        }
+        var reader = new MultipartReader(boundary, request.Body);
+        while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+        {
+            if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) && disposition.IsFileDisposition())
+            {
+                var name = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value ?? "dataset.jsonl";
+                var created = await datasets.CreateFromUploadAsync(section.Body, name, cancellationToken);
+                return TypedResults.Created($"/api/datasets/{created.Id}", created);
+            }
+        }
+        return TypedResults.Problem("The form has no file field.", statusCode: StatusCodes.Status400BadRequest, title: "Invalid input");
+    }
+
+    private static async Task<Ok<DatasetDetail>> Get(Guid id, DatasetService datasets, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await datasets.GetAsync(id, cancellationToken));
+
+    private static async Task<Ok<DatasetSummary>> Rename(Guid id, RenameRequest request, DatasetService datasets, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await datasets.RenameAsync(id, request.Name ?? "", cancellationToken));
+
+    private static async Task<NoContent> Delete(Guid id, DatasetService datasets, CancellationToken cancellationToken)
+    {
+        await datasets.DeleteAsync(id, cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<ValidationReport>, NotFound<string>>> Report(Guid id, DatasetService datasets, CancellationToken cancellationToken) =>
+        (await datasets.GetAsync(id, cancellationToken)).Report is { } report
+            ? TypedResults.Ok(report)
+            : TypedResults.NotFound("This dataset has no validation report yet.");
+
+    private static async Task<Ok<IssuePage>> Issues(
+        Guid id, DatasetService datasets, CancellationToken cancellationToken, Severity? severity = null, string? code = null, string? text = null, int skip = 0, int take = 100) =>
+        TypedResults.Ok(await datasets.IssuesAsync(id, severity, code, text, skip, take, cancellationToken));
+
+    private static async Task<Ok<ExamplePage>> Examples(Guid id, DatasetService datasets, CancellationToken cancellationToken, int page = 0, int pageSize = 20, string? search = null) =>
+        TypedResults.Ok(await datasets.ExamplesAsync(id, page, pageSize, search, cancellationToken));
+
+    private static async Task<Ok<ExampleView>> Example(Guid id, long line, DatasetService datasets, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await datasets.ExampleAsync(id, line, cancellationToken));
+
+    private static async Task<FileStreamHttpResult> Content(Guid id, DatasetService datasets, CancellationToken cancellationToken)
+    {
+        var (content, fileName, _, _) = await datasets.OpenAsync(id, cancellationToken);
+        return TypedResults.File(content, "application/octet-stream", fileName);
+    }
+
+    private static async Task<Accepted<DatasetSummary>> Validate(Guid id, ValidateRequest request, DatasetService datasets, CancellationToken cancellationToken) =>
+        TypedResults.Accepted($"/api/datasets/{id}", await datasets.RevalidateAsync(id, request, cancellationToken));
+
+    private static async Task<Created<DatasetSummary>> Import(Guid id, ImportRequest request, DatasetService datasets, CancellationToken cancellationToken) =>
+        CreatedAt(await datasets.ImportAsync(id, request, cancellationToken));
+
+    private static async Task<Created<DatasetSummary>> Convert(Guid id, ConvertRequest request, DatasetService datasets, CancellationToken cancellationToken) =>
+        CreatedAt(await datasets.ConvertAsync(id, request, cancellationToken));
+
+    private static async Task<Ok<IReadOnlyList<DatasetSummary>>> Split(Guid id, SplitRequest request, DatasetService datasets, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await datasets.SplitAsync(id, request, cancellationToken));
+
+    private static async Task<Created<DatasetSummary>> Dedupe(Guid id, DatasetService datasets, CancellationToken cancellationToken) =>
+        CreatedAt(await datasets.DedupeAsync(id, cancellationToken));
+
+    private static async Task<Ok<IReadOnlyList<UploadView>>> Uploads(Guid id, DatasetUploadService uploads, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await uploads.ListAsync(id, cancellationToken));
+
+    private static async Task<Accepted<UploadView>> StartUpload(Guid id, UploadRequest request, DatasetUploadService uploads, CancellationToken cancellationToken) =>
+        TypedResults.Accepted($"/api/datasets/{id}/uploads", await uploads.StartAsync(id, request.ProviderId, cancellationToken));
+
+    private static Created<DatasetSummary> CreatedAt(DatasetSummary created) => TypedResults.Created($"/api/datasets/{created.Id}", created);
+}

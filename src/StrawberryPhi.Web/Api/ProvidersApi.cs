@@ -1,0 +1,47 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using StrawberryPhi.Web.Providers;
+
+namespace StrawberryPhi.Web.Api;
+
+/// <summary>/api/providers: connections without their keys (only the masked hint ever leaves the server).</summary>
+internal static class ProvidersApi
+{
+    public static void MapProvidersApi(this RouteGroupBuilder api)
+    {
+        var group = api.MapGroup("/providers").WithTags("Providers");
+        group.MapGet("/", List);
+        group.MapGet("/{id:guid}", Get);
+        group.MapPost("/", Create);
+        group.MapPut("/{id:guid}", Update);
+        group.MapDelete("/{id:guid}", Delete);
+        group.MapPost("/{id:guid}/test", Test);
+        group.MapGet("/{id:guid}/models", Models);
+    }
+
+    private static async Task<Ok<IReadOnlyList<ProviderView>>> List(ProviderConnectionService providers, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await providers.ListAsync(cancellationToken));
+
+    private static async Task<Ok<ProviderView>> Get(Guid id, ProviderConnectionService providers, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await providers.GetAsync(id, cancellationToken));
+
+    private static async Task<Created<ProviderView>> Create(ProviderInput input, ProviderConnectionService providers, CancellationToken cancellationToken)
+    {
+        var created = await providers.CreateAsync(input, cancellationToken);
+        return TypedResults.Created($"/api/providers/{created.Id}", created);
+    }
+
+    private static async Task<Ok<ProviderView>> Update(Guid id, ProviderInput input, ProviderConnectionService providers, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await providers.UpdateAsync(id, input, cancellationToken));
+
+    private static async Task<NoContent> Delete(Guid id, ProviderConnectionService providers, CancellationToken cancellationToken)
+    {
+        await providers.DeleteAsync(id, cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Ok<ProviderTestResult>> Test(Guid id, ProviderConnectionService providers, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await providers.TestAsync(id, cancellationToken));
+
+    private static async Task<Ok<ProviderModels>> Models(Guid id, ProviderConnectionService providers, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await providers.ModelsAsync(id, cancellationToken));
+}

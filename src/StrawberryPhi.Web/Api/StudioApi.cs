@@ -1,0 +1,65 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Diagnostics;
+using StrawberryPhi.Providers;
+using StrawberryPhi.Web.Security;
+
+namespace StrawberryPhi.Web.Api;
+
+public static class StudioApi
+{
+    public static void AddStudioApi(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<StudioExceptionHandler>();
+        builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Strawberry Phi studio API";
+            document.Info.Description = "Providers (never with their keys), datasets, validation reports, previews and derived datasets.";
+            return Task.CompletedTask;
+        }));
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+    }
+
+    public static void MapStudioApi(this WebApplication app)
+    {
+        app.MapOpenApi("/api/openapi/{documentName}.json");
+        var api = app.MapGroup("/api");
+        api.MapProvidersApi();
+        api.MapDatasetsApi();
+        api.MapSettingsApi();
+    }
+}
+
+/// <summary>The one place expected failures become ProblemDetails: status, a title, and the message in words.</summary>
+internal sealed class StudioExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, title, field) = exception switch
+        {
+            StudioException e => (e.StatusCode, e.Error switch
+            {
+                StudioError.Invalid => "Invalid input",
+                StudioError.NotFound => "Not found",
+                StudioError.Conflict => "Not possible now",
+                StudioError.TooLarge => "Too large",
+                _ => "Provider error",
+            }, e.Field),
+            ProviderException => (StatusCodes.Status502BadGateway, "Provider error", (string?)null),
+            KeyVaultException => (StatusCodes.Status409Conflict, "Stored key unreadable", "apiKey"),
+            BadHttpRequestException e => (e.StatusCode, "Bad request", null),
+            _ => (0, "", null),
+        };
+        if (status == 0)
+        {
+            return false;
+        }
+        context.Response.StatusCode = status;
+        var details = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = exception.Message };
+        if (field is not null)
+        {
+            details.Extensions["field"] = field;
+        }
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = details, Exception = exception });
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace StrawberryPhi.Web.Data;
+
+public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) : DbContext(options)
+{
+    public DbSet<ProviderConnection> Providers => Set<ProviderConnection>();
+
+    public DbSet<Dataset> Datasets => Set<Dataset>();
+
+    public DbSet<DatasetUpload> DatasetUploads => Set<DatasetUpload>();
+
+    public DbSet<StudioSettings> Settings => Set<StudioSettings>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<ProviderConnection>(e =>
+        {
+            e.Property(p => p.Name).HasMaxLength(100);
+            e.HasIndex(p => p.Name).IsUnique();
+            e.Property(p => p.Kind).HasConversion<string>().HasMaxLength(20);
+        });
+        modelBuilder.Entity<Dataset>(e =>
+        {
+            e.Property(d => d.Status).HasConversion<string>().HasMaxLength(20);
+            e.HasIndex(d => d.CreatedAt);
+            e.HasIndex(d => d.Sha256);
+            e.HasOne<Dataset>().WithMany().HasForeignKey(d => d.ParentId).OnDelete(DeleteBehavior.SetNull);
+        });
+        modelBuilder.Entity<DatasetUpload>(e =>
+        {
+            e.Property(u => u.Status).HasConversion<string>().HasMaxLength(20);
+            e.HasOne<Dataset>().WithMany().HasForeignKey(u => u.DatasetId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<ProviderConnection>().WithMany().HasForeignKey(u => u.ProviderId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(u => new { u.DatasetId, u.ProviderId });
+        });
+        modelBuilder.Entity<StudioSettings>(e =>
+        {
+            e.Property(s => s.Id).ValueGeneratedNever();
+            e.Property(s => s.Theme).HasConversion<string>().HasMaxLength(10);
+        });
+    }
+}

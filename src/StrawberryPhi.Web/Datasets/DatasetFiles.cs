@@ -1,0 +1,110 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
+
+namespace StrawberryPhi.Web.Datasets;
+
+/// <summary>A file written to the staging area, hashed on the way, ready to be kept content-addressed.</summary>
+public sealed record StagedFile(string Path, string Sha256, long Bytes);
+
+/// <summary>
+/// Dataset content on disk: <c>datasets/{sha256}{ext}</c>, written once and never modified; a line index beside it
+/// (<c>.lines</c>) for random access; a staging folder for uploads and derived files in progress.
+/// </summary>
+public sealed class DatasetFiles
+{
+    private readonly string _root;
+    private readonly string _staging;
+
+    public DatasetFiles(IOptions<StudioOptions> options)
+    {
+        _root = options.Value.DatasetsDirectory;
+        _staging = Path.Combine(_root, "staging");
+        Directory.CreateDirectory(_staging);
+    }
+
+    public string PathOf(string storedFile) => Path.Combine(_root, storedFile);
+
+    public string IndexOf(string storedFile) => Path.Combine(_root, storedFile + ".lines");
+
+    /// <summary>A fresh staging path for a file being produced.</summary>
+    public string NewStagingPath(string extension = ".jsonl") => Path.Combine(_staging, $"{Guid.NewGuid():N}{extension}");
+
+    /// <summary>Streams <paramref name="source"/> to staging, hashing as it goes; more than <paramref name="maxBytes"/> is refused mid-stream.</summary>
+    public async Task<StagedFile> StageAsync(Stream source, string extension, long maxBytes, CancellationToken cancellationToken)
+    {
+        var path = NewStagingPath(extension);
+        try
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[1 << 16];
+            long total = 0;
+            await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+            {
+                int read;
+                while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    total += read;
+                    if (total > maxBytes)
+                    {
+                        throw new StudioException(StudioError.TooLarge, $"The file is larger than the upload limit of {Bytes(maxBytes)} (setting Studio:MaxUploadBytes).");
+                    }
+                    hash.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                }
+            }
+            return new StagedFile(path, Convert.ToHexStringLower(hash.GetHashAndReset()), total);
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+    }
+
+    /// <summary>Hashes a file produced in staging (by a conversion, a split…).</summary>
+    public static async Task<StagedFile> HashAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        var sha = await SHA256.HashDataAsync(file, cancellationToken);
+        return new StagedFile(path, Convert.ToHexStringLower(sha), file.Length);
+    }
+
+    /// <summary>Moves a staged file to its content address (or drops it when that content is already kept).</summary>
+    public string Keep(StagedFile staged, string extension)
+    {
+        var stored = staged.Sha256 + extension;
+        var target = PathOf(stored);
+        if (File.Exists(target))
+        {
+            File.Delete(staged.Path);
+        }
+        else
+        {
+            File.Move(staged.Path, target);
+        }
+        return stored;
+    }
+
+    public void Delete(string storedFile)
+    {
+        File.Delete(PathOf(storedFile));
+        File.Delete(IndexOf(storedFile));
+    }
+
+    /// <summary>Leftovers of uploads or conversions cut short by a stop.</summary>
+    public void ClearStaging()
+    {
+        foreach (var file in Directory.EnumerateFiles(_staging))
+        {
+            File.Delete(file);
+        }
+    }
+
+    public static string Bytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.#} GB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.#} MB",
+        >= 1L << 10 => $"{bytes / (double)(1L << 10):0.#} KB",
+        _ => $"{bytes} bytes",
+    };
+}

@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using Microsoft.EntityFrameworkCore;
+using StrawberryPhi.Providers;
+using StrawberryPhi.Web.Data;
+using StrawberryPhi.Web.Providers;
+using StrawberryPhi.Web.Security;
+
+namespace StrawberryPhi.Web.Datasets;
+
+public sealed record UploadView(
+    Guid Id, Guid DatasetId, Guid ProviderId, string ProviderName, string RemoteFileName, string? RemoteFileId, UploadStatus Status,
+    string? Error, long Bytes, int Attempts, DateTime CreatedAt, DateTime? CompletedAt);
+
+/// <summary>
+/// Sends datasets to providers' Files API (Uploads API in parts above 512 MB). The upload row is written before the
+/// remote call and the remote file name carries the content hash, so a retry adopts a file an interrupted attempt
+/// did finish instead of uploading a second copy.
+/// </summary>
+public sealed class DatasetUploadService(
+    IDbContextFactory<StudioDbContext> db, DatasetService datasets, ProviderConnectionService providers, TimeProvider time,
+    StudioEvents events, IHostApplicationLifetime lifetime, ILogger<DatasetUploadService> logger)
+{
+    private readonly ConcurrentDictionary<Guid, Task> _running = new();
+
+    public async Task<IReadOnlyList<UploadView>> ListAsync(Guid datasetId, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var rows = await context.DatasetUploads.AsNoTracking().Where(u => u.DatasetId == datasetId)
+            .Join(context.Providers.AsNoTracking(), u => u.ProviderId, p => p.Id, (u, p) => new { Upload = u, p.Name })
+            .ToListAsync(cancellationToken);
+        return rows.OrderByDescending(r => r.Upload.CreatedAt).Select(r => View(r.Upload, r.Name)).ToList();
+    }
+
+    /// <summary>Starts (or retries) the upload of a dataset to a provider and returns at once; progress arrives as events.</summary>
+    public async Task<UploadView> StartAsync(Guid datasetId, Guid providerId, CancellationToken cancellationToken)
+    {
+        var detail = await datasets.GetAsync(datasetId, cancellationToken);
+        var dataset = detail.Summary;
+        var provider = await providers.GetAsync(providerId, cancellationToken);
+        if (dataset.Status != DatasetStatus.Ready)
+        {
+            throw new StudioException(StudioError.Conflict, dataset.Status == DatasetStatus.NeedsImport
+                ? "Import this file into chat JSONL first; providers take JSONL only."
+                : "Wait for the validation to finish before uploading.");
+        }
+        if (dataset.Errors > 0)
+        {
+            throw new StudioException(StudioError.Conflict, $"The dataset has {dataset.Errors} validation error{(dataset.Errors == 1 ? "" : "s")}; the provider would reject it. Fix them or make a cleaned copy first.");
+        }
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var row = await context.DatasetUploads.FirstOrDefaultAsync(u => u.DatasetId == datasetId && u.ProviderId == providerId, cancellationToken);
+        if (row is { Status: UploadStatus.Uploaded })
+        {
+            return View(row, provider.Name);
+        }
+        if (row is { Status: UploadStatus.Uploading } && _running.ContainsKey(row.Id))
+        {
+            return View(row, provider.Name);
+        }
+        if (row is null)
+        {
+            row = new DatasetUpload
+            {
+                Id = Guid.CreateVersion7(time.GetUtcNow()),
+                DatasetId = datasetId,
+                ProviderId = providerId,
+                RemoteFileName = RemoteName(dataset.FileName, detail.Sha256),
+                Bytes = dataset.Bytes,
+                CreatedAt = time.GetUtcNow().UtcDateTime,
+            };
+            context.DatasetUploads.Add(row);
+        }
+        row.Status = UploadStatus.Uploading;
+        row.Error = null;
+        row.Attempts++;
+        await context.SaveChangesAsync(cancellationToken);
+        var id = row.Id;
+        _running[id] = Task.Run(() => RunAsync(id, lifetime.ApplicationStopping), CancellationToken.None);
+        events.Publish(StudioEventKind.UploadChanged, datasetId);
+        return View(row, provider.Name);
+    }
+
+    /// <summary>Waits for a running upload (tests and the CLI); returns at once when none runs.</summary>
+    public Task WaitAsync(Guid uploadId) => _running.TryGetValue(uploadId, out var task) ? task : Task.CompletedTask;
+
+    private async Task RunAsync(Guid uploadId, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var row = await context.DatasetUploads.FirstAsync(u => u.Id == uploadId, cancellationToken);
+        try
+        {
+            var client = await providers.ClientAsync(row.ProviderId, cancellationToken);
+            // A file an earlier attempt finished (the answer lost on the way back) is adopted, not uploaded again.
+            var existing = (await client.ListFilesAsync(cancellationToken)).FirstOrDefault(f => f.FileName == row.RemoteFileName && f.Bytes == row.Bytes);
+            ProviderFile file;
+            if (existing is not null)
+            {
+                file = existing;
+                logger.LogInformation("Upload {UploadId} found its file {FileId} already at the provider", uploadId, existing.Id);
+            }
+            else
+            {
+                var (content, _, bytes, _) = await datasets.OpenAsync(row.DatasetId, cancellationToken);
+                await using (content)
+                {
+                    var progress = new PercentProgress(bytes, fraction => events.ReportProgress(row.Id, "Uploading", fraction));
+                    file = await client.UploadFileAsync(content, row.RemoteFileName, progress, cancellationToken);
+                }
+            }
+            row.RemoteFileId = file.Id;
+            row.Status = UploadStatus.Uploaded;
+            row.CompletedAt = time.GetUtcNow().UtcDateTime;
+            logger.LogInformation("Upload {UploadId} done: provider file {FileId}", uploadId, file.Id);
+        }
+        catch (Exception e) when (e is ProviderException or KeyVaultException or StudioException or IOException)
+        {
+            row.Status = UploadStatus.Failed;
+            row.Error = e.Message;
+            logger.LogWarning("Upload {UploadId} failed: {Reason}", uploadId, e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            row.Status = UploadStatus.Failed;
+            row.Error = "The studio stopped during the upload; retry it.";
+        }
+        finally
+        {
+            events.ClearProgress(row.Id);
+            await context.SaveChangesAsync(CancellationToken.None);
+            _running.TryRemove(uploadId, out _);
+            events.Publish(StudioEventKind.UploadChanged, row.DatasetId);
+        }
+    }
+
+    /// <summary>Uploads a stop cut short are marked failed on start, so they can be retried.</summary>
+    internal async Task MarkInterruptedAsync(CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        await context.DatasetUploads.Where(u => u.Status == UploadStatus.Uploading)
+            .ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, UploadStatus.Failed).SetProperty(x => x.Error, "The studio stopped during the upload; retry it."), cancellationToken);
+    }
+
+    private static string RemoteName(string fileName, string sha) =>
+        $"{Path.GetFileNameWithoutExtension(fileName)}.{sha[..12]}.jsonl";
+
+    private static UploadView View(DatasetUpload u, string providerName) =>
+        new(u.Id, u.DatasetId, u.ProviderId, providerName, u.RemoteFileName, u.RemoteFileId, u.Status, u.Error, u.Bytes, u.Attempts, u.CreatedAt, u.CompletedAt);
+
+}

@@ -1,0 +1,47 @@
+using System.Threading.Channels;
+
+namespace StrawberryPhi.Web.Datasets;
+
+/// <summary>Datasets waiting for validation, in arrival order.</summary>
+public sealed class DatasetValidationQueue
+{
+    private readonly Channel<Guid> _channel = Channel.CreateUnbounded<Guid>(new UnboundedChannelOptions { SingleReader = true });
+
+    public void Enqueue(Guid datasetId) => _channel.Writer.TryWrite(datasetId);
+
+    internal ChannelReader<Guid> Reader => _channel.Reader;
+}
+
+/// <summary>
+/// Validates queued datasets one at a time (each run already uses every core), and on start picks up those a stop
+/// left unvalidated.
+/// </summary>
+internal sealed class DatasetValidationWorker(DatasetValidationQueue queue, IServiceProvider services, DatasetFiles files, ILogger<DatasetValidationWorker> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var datasets = services.GetRequiredService<DatasetService>();
+        files.ClearStaging();
+        foreach (var id in await datasets.PendingValidationAsync(stoppingToken))
+        {
+            queue.Enqueue(id);
+        }
+        await foreach (var id in queue.Reader.ReadAllAsync(stoppingToken))
+        {
+            try
+            {
+                await datasets.ValidateNowAsync(id, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // One dataset's failure must not stop the queue; it stays "validating" and is retried on the next start.
+                logger.LogError(e, "Validating dataset {DatasetId} failed", id);
+            }
+        }
+    }
+}

@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.EntityFrameworkCore;
+using StrawberryPhi.Core.Catalog;
+using StrawberryPhi.Providers;
+using StrawberryPhi.Web.Data;
+using StrawberryPhi.Web.Security;
+
+namespace StrawberryPhi.Web.Providers;
+
+/// <summary>A connection as pages and the API see it: never the key, only its masked form.</summary>
+public sealed record ProviderView(
+    Guid Id, string Name, ProviderKind Kind, string? BaseUrl, string? KeyHint, bool HasKey, string? Organization, string? Project,
+    bool BuiltIn, DateTime? LastTestedAt, bool? LastTestOk, string? LastTestMessage);
+
+/// <summary>What a user enters. A null or empty <see cref="ApiKey"/> on edit keeps the stored key.</summary>
+public sealed record ProviderInput(string Name, ProviderKind Kind, string? BaseUrl, string? ApiKey, string? Organization, string? Project, bool RemoveKey = false);
+
+public sealed record ProviderTestResult(bool Ok, string Message, int Models, long ElapsedMs);
+
+/// <summary>A base model that can be fine-tuned through a connection, with its dates.</summary>
+public sealed record FineTunableModel(string Id, int? TrainingTokenLimit, decimal? TrainingPricePer1M, DateOnly? ShutdownDate, IReadOnlyList<string> Methods, IReadOnlyList<Notice> Notices);
+
+public sealed record ProviderModels(Guid ProviderId, DateOnly CatalogAsOf, DateOnly? NewJobsEnd, string? Note, IReadOnlyList<FineTunableModel> Models);
+
+/// <summary>Provider connections: saved with keys encrypted by the <see cref="KeyVault"/>, tested, and turned into clients.</summary>
+public sealed class ProviderConnectionService(
+    IDbContextFactory<StudioDbContext> db, KeyVault vault, ProviderClientFactory clients, IServer server, TimeProvider time,
+    StudioEvents events, ILogger<ProviderConnectionService> logger)
+{
+    public const string LocalName = "Local engine";
+    public const string LocalPrefix = "/local/v1";
+
+    public async Task<IReadOnlyList<ProviderView>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var rows = await context.Providers.AsNoTracking().OrderByDescending(p => p.BuiltIn).ThenBy(p => p.Name).ToListAsync(cancellationToken);
+        return rows.Select(View).ToList();
+    }
+
+    public async Task<ProviderView> GetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        return View(await Find(context, id, cancellationToken));
+    }
+
+    public async Task<ProviderView> CreateAsync(ProviderInput input, CancellationToken cancellationToken)
+    {
+        if (input.Kind == ProviderKind.Local)
+        {
+            throw StudioException.Invalid("kind", "The local engine is built in; add OpenAI, Azure OpenAI or a custom OpenAI-compatible endpoint.");
+        }
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var now = time.GetUtcNow().UtcDateTime;
+        var row = new ProviderConnection { Id = Guid.CreateVersion7(time.GetUtcNow()), Name = "", CreatedAt = now, UpdatedAt = now };
+        await Apply(context, row, input, cancellationToken);
+        context.Providers.Add(row);
+        await context.SaveChangesAsync(cancellationToken);
+        logger.LogInformation("Added provider connection {ProviderId} ({Kind})", row.Id, row.Kind);
+        events.Publish(StudioEventKind.ProvidersChanged, row.Id);
+        return View(row);
+    }
+
+    public async Task<ProviderView> UpdateAsync(Guid id, ProviderInput input, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var row = await Find(context, id, cancellationToken);
+        if (row.BuiltIn)
+        {
+            // Only the name of the built-in engine is the user's to change.
+            input = input with { Kind = ProviderKind.Local, BaseUrl = null, ApiKey = null, Organization = null, Project = null, RemoveKey = false };
+        }
+        else if (input.Kind == ProviderKind.Local)
+        {
+            throw StudioException.Invalid("kind", "Only the built-in connection is the local engine.");
+        }
+        await Apply(context, row, input, cancellationToken);
+        row.UpdatedAt = time.GetUtcNow().UtcDateTime;
+        await context.SaveChangesAsync(cancellationToken);
+        logger.LogInformation("Updated provider connection {ProviderId}", row.Id);
+        events.Publish(StudioEventKind.ProvidersChanged, row.Id);
+        return View(row);
+    }
+
+    public async Task DeleteAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var row = await Find(context, id, cancellationToken);
+        if (row.BuiltIn)
+        {
+            throw new StudioException(StudioError.Conflict, "The built-in local engine cannot be removed.");
+        }
+        context.Providers.Remove(row);
+        await context.SaveChangesAsync(cancellationToken);
+        logger.LogInformation("Removed provider connection {ProviderId}", id);
+        events.Publish(StudioEventKind.ProvidersChanged, id);
+    }
+
+    /// <summary>Lists the provider's models with the stored key; the outcome is kept on the connection.</summary>
+    public async Task<ProviderTestResult> TestAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var row = await Find(context, id, cancellationToken);
+        var stopwatch = Stopwatch.StartNew();
+        ProviderTestResult result;
+        try
+        {
+            var models = await ClientFor(row).ListModelsAsync(cancellationToken);
+            result = new ProviderTestResult(true, $"Connected: {models.Count} model{(models.Count == 1 ? "" : "s")} listed.", models.Count, stopwatch.ElapsedMilliseconds);
+        }
+        catch (Exception e) when (e is ProviderException or KeyVaultException or StudioException)
+        {
+            result = new ProviderTestResult(false, e.Message, 0, stopwatch.ElapsedMilliseconds);
+            logger.LogInformation("Test of provider connection {ProviderId} failed: {Reason}", id, e.Message);
+        }
+        row.LastTestedAt = time.GetUtcNow().UtcDateTime;
+        row.LastTestOk = result.Ok;
+        row.LastTestMessage = result.Message;
+        await context.SaveChangesAsync(cancellationToken);
+        events.Publish(StudioEventKind.ProvidersChanged, id);
+        return result;
+    }
+
+    /// <summary>Which base models can be fine-tuned through a connection: the dated catalog for hosted kinds, the engine's own list for the local one.</summary>
+    public async Task<ProviderModels> ModelsAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var row = await Find(context, id, cancellationToken);
+        var catalog = ModelCatalog.Default;
+        var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        if (row.Kind == ProviderKind.Local)
+        {
+            var listed = await ClientFor(row).ListModelsAsync(cancellationToken);
+            var bases = listed.Where(m => !m.Id.StartsWith("ft:", StringComparison.Ordinal))
+                .Select(m => new FineTunableModel(m.Id, null, 0m, m.ShutdownDate, ["supervised"], []))
+                .ToList();
+            return new ProviderModels(id, catalog.AsOf, null, "Trains on this machine's CPU; free, private, and small.", bases);
+        }
+        var providerId = row.Kind switch
+        {
+            ProviderKind.OpenAI => "openai",
+            ProviderKind.AzureOpenAI => "azure-openai",
+            _ => null,
+        };
+        var info = providerId is null ? null : catalog.FindProvider(providerId);
+        var models = catalog.Models
+            .Where(m => providerId is null || m.Providers.Contains(providerId))
+            .Select(m => new FineTunableModel(m.Id, m.TrainingTokenLimit, m.TrainingPricePer1M, m.ShutdownDate, m.Methods, FineTuneEstimator.Notices(m, catalog, today)))
+            .ToList();
+        var note = info?.Note ?? (row.Kind == ProviderKind.Custom ? "A custom endpoint: these are the catalog's GPT models; the server decides which it offers." : null);
+        return new ProviderModels(id, catalog.AsOf, info?.FineTuningNewJobsEnd, note, models);
+    }
+
+    /// <summary>A client for the connection, with the key decrypted for this use only.</summary>
+    public async Task<IProviderClient> ClientAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        return ClientFor(await Find(context, id, cancellationToken));
+    }
+
+    /// <summary>Adds the built-in local engine connection on first start.</summary>
+    public async Task EnsureLocalAsync(CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        if (!await context.Providers.AnyAsync(p => p.BuiltIn, cancellationToken))
+        {
+            var now = time.GetUtcNow().UtcDateTime;
+            context.Providers.Add(new ProviderConnection
+            {
+                Id = Guid.CreateVersion7(time.GetUtcNow()),
+                Name = await context.Providers.AnyAsync(p => p.Name == LocalName, cancellationToken) ? $"{LocalName} (built in)" : LocalName,
+                Kind = ProviderKind.Local,
+                BuiltIn = true,
+                CreatedAt = now,
+                UpdatedAt = now,
+            });
+            await context.SaveChangesAsync(cancellationToken);
+        }
+    }
+
+    private IProviderClient ClientFor(ProviderConnection row)
+    {
+        var key = row.ProtectedApiKey is null ? null : vault.Unprotect(row.ProtectedApiKey);
+        var baseUrl = row.Kind switch
+        {
+            ProviderKind.Local => LocalBaseUrl(),
+            ProviderKind.OpenAI when string.IsNullOrEmpty(row.BaseUrl) => ProviderEndpoint.DefaultBaseUrl(ProviderKind.OpenAI),
+            _ => new Uri(row.BaseUrl!),
+        };
+        return clients.Create(new ProviderEndpoint(row.Kind, baseUrl, key, row.Organization, row.Project));
+    }
+
+    /// <summary>The engine is mounted in this studio; its address is the one Kestrel listens on.</summary>
+    private Uri LocalBaseUrl()
+    {
+        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? throw new StudioException(StudioError.Conflict, "The studio is not listening on any address yet.");
+        var uri = new UriBuilder(address);
+        if (uri.Host is "0.0.0.0" or "[::]" or "+" or "*" or "localhost")
+        {
+            uri.Host = "127.0.0.1";
+        }
+        uri.Path = LocalPrefix + "/";
+        return uri.Uri;
+    }
+
+    private async Task Apply(StudioDbContext context, ProviderConnection row, ProviderInput input, CancellationToken cancellationToken)
+    {
+        var name = input.Name?.Trim() ?? "";
+        if (name.Length is 0 or > 100)
+        {
+            throw StudioException.Invalid("name", "Give the connection a name of 1 to 100 characters.");
+        }
+        if (await context.Providers.AnyAsync(p => p.Name == name && p.Id != row.Id, cancellationToken))
+        {
+            throw StudioException.Invalid("name", $"A connection named \"{name}\" already exists.");
+        }
+        row.Name = name;
+        if (row.BuiltIn)
+        {
+            return;
+        }
+        row.Kind = input.Kind;
+        row.BaseUrl = NormalizeBaseUrl(input.Kind, input.BaseUrl);
+        row.Organization = Blank(input.Organization);
+        row.Project = Blank(input.Project);
+        var key = input.ApiKey?.Trim();
+        if (!string.IsNullOrEmpty(key))
+        {
+            if (key.Any(char.IsWhiteSpace) || key.Length > 1000)
+            {
+                throw StudioException.Invalid("apiKey", "The API key has spaces or line breaks in it (a copy-paste slip?).");
+            }
+            row.ProtectedApiKey = vault.Protect(key);
+            row.KeyHint = KeyVault.Mask(key);
+        }
+        else if (input.RemoveKey)
+        {
+            row.ProtectedApiKey = null;
+            row.KeyHint = null;
+        }
+        if (row.ProtectedApiKey is null && input.Kind is ProviderKind.OpenAI or ProviderKind.AzureOpenAI)
+        {
+            throw StudioException.Invalid("apiKey", $"{(input.Kind == ProviderKind.OpenAI ? "OpenAI" : "Azure OpenAI")} needs an API key.");
+        }
+    }
+
+    private static string? NormalizeBaseUrl(ProviderKind kind, string? text)
+    {
+        text = Blank(text);
+        if (text is null)
+        {
+            return kind is ProviderKind.OpenAI ? null : throw StudioException.Invalid("baseUrl",
+                kind == ProviderKind.AzureOpenAI
+                    ? "Azure OpenAI needs the resource's endpoint, such as https://RESOURCE.openai.azure.com/openai/v1/."
+                    : "A custom endpoint needs its base URL, such as http://127.0.0.1:8000/v1/.");
+        }
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
+        {
+            throw StudioException.Invalid("baseUrl", $"\"{text}\" is not an http(s) URL.");
+        }
+        if (!string.IsNullOrEmpty(uri.UserInfo) || !string.IsNullOrEmpty(uri.Query))
+        {
+            throw StudioException.Invalid("baseUrl", "Put credentials in the API key field, not in the URL (the URL is shown on screen).");
+        }
+        var builder = new UriBuilder(uri);
+        if (kind == ProviderKind.AzureOpenAI && builder.Path.TrimEnd('/').Length == 0)
+        {
+            builder.Path = "/openai/v1/";
+        }
+        if (!builder.Path.EndsWith('/'))
+        {
+            builder.Path += "/";
+        }
+        return builder.Uri.ToString();
+    }
+
+    private static string? Blank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
+
+    private static async Task<ProviderConnection> Find(StudioDbContext context, Guid id, CancellationToken cancellationToken) =>
+        await context.Providers.FirstOrDefaultAsync(p => p.Id == id, cancellationToken) ?? throw StudioException.NotFound("This provider connection");
+
+    private static ProviderView View(ProviderConnection p) =>
+        new(p.Id, p.Name, p.Kind, p.BaseUrl, p.KeyHint, p.ProtectedApiKey is not null, p.Organization, p.Project, p.BuiltIn, p.LastTestedAt, p.LastTestOk, p.LastTestMessage);
+}

@@ -1,0 +1,84 @@
+using Microsoft.EntityFrameworkCore;
+using StrawberryPhi.Core.Catalog;
+using StrawberryPhi.Web.Data;
+
+namespace StrawberryPhi.Web.Settings;
+
+public sealed record SettingsView(
+    ThemeMode Theme, double Temperature, double TopP, int MaxTokens, double FrequencyPenalty, double PresencePenalty, string? SystemPrompt,
+    bool NotifyInApp, bool NotifyBrowser, string? NotifyWebhookUrl, string DefaultTargetModel);
+
+/// <summary>The studio's settings row: theme, default testing parameters, notification preferences.</summary>
+public sealed class SettingsService(IDbContextFactory<StudioDbContext> db, StudioEvents events)
+{
+    public async Task<SettingsView> GetAsync(CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        return View(await context.Settings.AsNoTracking().FirstOrDefaultAsync(s => s.Id == StudioSettings.SingletonId, cancellationToken) ?? new StudioSettings());
+    }
+
+    public async Task<SettingsView> SaveAsync(SettingsView input, CancellationToken cancellationToken)
+    {
+        Check(input);
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var row = await context.Settings.FirstOrDefaultAsync(s => s.Id == StudioSettings.SingletonId, cancellationToken);
+        if (row is null)
+        {
+            row = new StudioSettings();
+            context.Settings.Add(row);
+        }
+        row.Theme = input.Theme;
+        row.Temperature = input.Temperature;
+        row.TopP = input.TopP;
+        row.MaxTokens = input.MaxTokens;
+        row.FrequencyPenalty = input.FrequencyPenalty;
+        row.PresencePenalty = input.PresencePenalty;
+        row.SystemPrompt = string.IsNullOrWhiteSpace(input.SystemPrompt) ? null : input.SystemPrompt;
+        row.NotifyInApp = input.NotifyInApp;
+        row.NotifyBrowser = input.NotifyBrowser;
+        row.NotifyWebhookUrl = string.IsNullOrWhiteSpace(input.NotifyWebhookUrl) ? null : input.NotifyWebhookUrl.Trim();
+        row.DefaultTargetModel = ModelCatalog.Default.Find(input.DefaultTargetModel)!.Id;
+        await context.SaveChangesAsync(cancellationToken);
+        events.Publish(StudioEventKind.SettingsChanged, Guid.Empty);
+        return View(row);
+    }
+
+    public async Task<SettingsView> SetThemeAsync(ThemeMode theme, CancellationToken cancellationToken) =>
+        await SaveAsync(await GetAsync(cancellationToken) with { Theme = theme }, cancellationToken);
+
+    private static void Check(SettingsView s)
+    {
+        if (s.Temperature is < 0 or > 2 || double.IsNaN(s.Temperature))
+        {
+            throw StudioException.Invalid("temperature", "Temperature is between 0 and 2.");
+        }
+        if (s.TopP is < 0 or > 1 || double.IsNaN(s.TopP))
+        {
+            throw StudioException.Invalid("topP", "top_p is between 0 and 1.");
+        }
+        if (s.MaxTokens is < 1 or > 128_000)
+        {
+            throw StudioException.Invalid("maxTokens", "Max tokens is between 1 and 128,000.");
+        }
+        if (s.FrequencyPenalty is < -2 or > 2 || double.IsNaN(s.FrequencyPenalty))
+        {
+            throw StudioException.Invalid("frequencyPenalty", "The frequency penalty is between -2 and 2.");
+        }
+        if (s.PresencePenalty is < -2 or > 2 || double.IsNaN(s.PresencePenalty))
+        {
+            throw StudioException.Invalid("presencePenalty", "The presence penalty is between -2 and 2.");
+        }
+        if (!string.IsNullOrWhiteSpace(s.NotifyWebhookUrl)
+            && (!Uri.TryCreate(s.NotifyWebhookUrl.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp)))
+        {
+            throw StudioException.Invalid("notifyWebhookUrl", $"\"{s.NotifyWebhookUrl}\" is not an http(s) URL.");
+        }
+        if (ModelCatalog.Default.Find(s.DefaultTargetModel) is null)
+        {
+            throw StudioException.Invalid("defaultTargetModel", $"\"{s.DefaultTargetModel}\" is not in the model catalog.");
+        }
+    }
+
+    private static SettingsView View(StudioSettings s) =>
+        new(s.Theme, s.Temperature, s.TopP, s.MaxTokens, s.FrequencyPenalty, s.PresencePenalty, s.SystemPrompt, s.NotifyInApp, s.NotifyBrowser, s.NotifyWebhookUrl, s.DefaultTargetModel);
+}

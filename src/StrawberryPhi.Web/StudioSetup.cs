@@ -1,0 +1,136 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using MudBlazor.Services;
+using StrawberryPhi.Core;
+using StrawberryPhi.LocalEngine.Api;
+using StrawberryPhi.Providers;
+using StrawberryPhi.Web.Components;
+using StrawberryPhi.Web.Data;
+using StrawberryPhi.Web.Datasets;
+using StrawberryPhi.Web.Providers;
+using StrawberryPhi.Web.Security;
+using StrawberryPhi.Web.Settings;
+
+namespace StrawberryPhi.Web;
+
+/// <summary>Each area of the studio registers itself here; Program.cs reads as the table of contents.</summary>
+public static class StudioSetup
+{
+    /// <summary>The named HttpClient every provider call goes through (tests add fault injection to it).</summary>
+    public const string ProviderHttpClient = "providers";
+
+    public static void AddStudioOptions(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<StudioOptions>()
+            .Bind(builder.Configuration.GetSection("Studio"))
+            .Configure(o => o.DataDirectory = DataDirectoryOf(builder.Configuration))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<StudioEvents>();
+    }
+
+    public static void AddPersistence(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddDbContextFactory<StudioDbContext>((services, options) =>
+        {
+            var studio = services.GetRequiredService<IOptions<StudioOptions>>().Value;
+            Directory.CreateDirectory(studio.DataDirectory);
+            options.UseSqlite($"Data Source={studio.DatabasePath}");
+        });
+        // The key ring lives in the data directory, outside the database, readable by this user only.
+        builder.Services.AddKeyVault(Path.Combine(DataDirectoryOf(builder.Configuration), "keys"));
+        builder.Services.AddSingleton<SettingsService>();
+    }
+
+    public static void AddProviders(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddHttpClient(ProviderHttpClient, client => client.Timeout = Timeout.InfiniteTimeSpan);
+        builder.Services.AddSingleton(new ProviderClientOptions());
+        builder.Services.AddSingleton(services => new ProviderClientFactory(
+            services.GetRequiredService<IHttpClientFactory>().CreateClient(ProviderHttpClient), services.GetRequiredService<ProviderClientOptions>()));
+        builder.Services.AddSingleton<ProviderConnectionService>();
+    }
+
+    public static void AddDatasets(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<DatasetFiles>();
+        builder.Services.AddSingleton<DatasetValidationQueue>();
+        builder.Services.AddSingleton<DatasetService>();
+        builder.Services.AddSingleton<DatasetUploadService>();
+        builder.Services.AddHostedService<DatasetValidationWorker>();
+    }
+
+    public static void AddStudioLocalEngine(this WebApplicationBuilder builder)
+    {
+        // On loopback only (see PrepareStudioAsync), so the embedded engine needs no key of its own.
+        builder.Services.AddLocalEngine(o => o.DataDirectory = Path.Combine(DataDirectoryOf(builder.Configuration), "engine"));
+    }
+
+    public static void AddStudioUi(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddMudServices();
+    }
+
+    /// <summary>Migrates the database, adds the built-in local engine connection, and refuses non-loopback addresses.</summary>
+    public static async Task PrepareStudioAsync(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<StudioOptions>>().Value;
+        Directory.CreateDirectory(options.DatasetsDirectory);
+        var factory = app.Services.GetRequiredService<IDbContextFactory<StudioDbContext>>();
+        await using (var context = await factory.CreateDbContextAsync())
+        {
+            await context.Database.MigrateAsync();
+        }
+        await app.Services.GetRequiredService<ProviderConnectionService>().EnsureLocalAsync(CancellationToken.None);
+        await app.Services.GetRequiredService<DatasetUploadService>().MarkInterruptedAsync(CancellationToken.None);
+
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            var remote = addresses.Where(a => !IsLoopback(a)).ToList();
+            if (remote.Count > 0)
+            {
+                app.Logger.LogCritical(
+                    "The studio has no sign-in yet, so it only listens on loopback addresses; {Addresses} is reachable from other machines. Stopping. Use http://127.0.0.1:PORT.",
+                    string.Join(", ", remote));
+                app.Lifetime.StopApplication();
+                return;
+            }
+            app.Logger.LogInformation("Strawberry Phi studio is ready at {Address} (data directory {DataDirectory})", addresses.FirstOrDefault(), options.DataDirectory);
+        });
+    }
+
+    public static void UseStudioPipeline(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseMiddleware<Api.SameOriginGuard>();
+        app.UseAntiforgery();
+    }
+
+    public static void MapStudioLocalEngine(this WebApplication app) => app.MapLocalEngine(ProviderConnectionService.LocalPrefix);
+
+    public static void MapStudioUi(this WebApplication app)
+    {
+        app.MapStaticAssets();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+    }
+
+    /// <summary>Config key <c>DataDirectory</c>, else the default of DESIGN.md.</summary>
+    private static string DataDirectoryOf(ConfigurationManager configuration) =>
+        configuration["DataDirectory"] is { Length: > 0 } directory ? Path.GetFullPath(directory) : DataDirectory.Default();
+
+    private static bool IsLoopback(string address)
+    {
+        if (!Uri.TryCreate(address.Replace("*", "0.0.0.0", StringComparison.Ordinal).Replace("+", "0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri))
+        {
+            return false;
+        }
+        return uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
+    }
+}

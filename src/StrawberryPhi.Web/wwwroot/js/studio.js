@@ -1,0 +1,66 @@
+// Strawberry Phi studio: the little the browser must do itself.
+window.studio = {
+  // Drag-and-drop and file picking, streamed with XMLHttpRequest so the upload reports progress and never passes
+  // through the Blazor circuit. Files over the limit are refused before any byte is sent.
+  attachUpload(zone, input, url, maxBytes, dotnet) {
+    let xhr = null;
+    const send = (file) => {
+      if (!file) return;
+      if (file.size > maxBytes) {
+        dotnet.invokeMethodAsync('Failed', `${file.name} is ${formatBytes(file.size)}; the limit is ${formatBytes(maxBytes)}.`);
+        return;
+      }
+      dotnet.invokeMethodAsync('Started', file.name);
+      const form = new FormData();
+      form.append('file', file, file.name);
+      xhr = new XMLHttpRequest();
+      xhr.open('POST', url);
+      let last = -1;
+      xhr.upload.onprogress = (e) => {
+        if (!e.lengthComputable) return;
+        const percent = Math.floor((e.loaded / e.total) * 100);
+        if (percent !== last) { last = percent; dotnet.invokeMethodAsync('Progress', e.loaded / e.total); }
+      };
+      xhr.onload = () => {
+        let body = null;
+        try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+        if (xhr.status >= 200 && xhr.status < 300 && body && body.id) {
+          dotnet.invokeMethodAsync('Completed', body.id);
+        } else {
+          dotnet.invokeMethodAsync('Failed', (body && (body.detail || body.title)) || `The upload failed (${xhr.status}).`);
+        }
+        input.value = '';
+      };
+      xhr.onerror = () => { dotnet.invokeMethodAsync('Failed', 'The upload was interrupted (the connection dropped).'); input.value = ''; };
+      xhr.send(form);
+    };
+    const onChange = () => send(input.files[0]);
+    const onOver = (e) => { e.preventDefault(); dotnet.invokeMethodAsync('Dragging', true); };
+    const onLeave = () => dotnet.invokeMethodAsync('Dragging', false);
+    const onDrop = (e) => {
+      e.preventDefault();
+      dotnet.invokeMethodAsync('Dragging', false);
+      if (e.dataTransfer && e.dataTransfer.files.length > 0) send(e.dataTransfer.files[0]);
+    };
+    input.addEventListener('change', onChange);
+    zone.addEventListener('dragover', onOver);
+    zone.addEventListener('dragleave', onLeave);
+    zone.addEventListener('drop', onDrop);
+    return {
+      dispose() {
+        input.removeEventListener('change', onChange);
+        zone.removeEventListener('dragover', onOver);
+        zone.removeEventListener('dragleave', onLeave);
+        zone.removeEventListener('drop', onDrop);
+        if (xhr && xhr.readyState !== 4) xhr.abort();
+      },
+    };
+  },
+};
+
+function formatBytes(bytes) {
+  const units = ['bytes', 'KB', 'MB', 'GB'];
+  let i = 0;
+  while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
+  return `${i === 0 ? bytes : bytes.toFixed(1)} ${units[i]}`;
+}
