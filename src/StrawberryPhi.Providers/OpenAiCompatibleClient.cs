@@ -23,6 +23,9 @@ public sealed class ProviderClientOptions
     public int MaxRetries { get; set; } = 3;
 
     public TimeSpan NetworkTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>First delay before an upload is retried (doubled each time, or the provider's Retry-After).</summary>
+    public TimeSpan UploadRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>Creates a client for a connection; the HTTP client is shared, the SDK clients are cheap per call.</summary>
@@ -41,10 +44,19 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
     private readonly ProviderClientOptions _options;
     private readonly OpenAIClient _client;
 
+    /// <summary>The same endpoint without the SDK's retries: a blind retry of an upload can leave a second copy behind.</summary>
+    private readonly OpenAIClient _uploadClient;
+
     public OpenAiCompatibleClient(ProviderEndpoint endpoint, HttpClient http, ProviderClientOptions options)
     {
         _endpoint = endpoint;
         _options = options;
+        _client = Create(endpoint, http, options, options.MaxRetries);
+        _uploadClient = Create(endpoint, http, options, 0);
+    }
+
+    private static OpenAIClient Create(ProviderEndpoint endpoint, HttpClient http, ProviderClientOptions options, int retries)
+    {
         var clientOptions = new OpenAIClientOptions
         {
             Endpoint = endpoint.BaseUrl,
@@ -52,7 +64,7 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
             ProjectId = string.IsNullOrWhiteSpace(endpoint.Project) ? null : endpoint.Project,
             Transport = new HttpClientPipelineTransport(http),
             // Set explicitly: the default policy was seen retrying back to back.
-            RetryPolicy = new ClientRetryPolicy(options.MaxRetries),
+            RetryPolicy = new ClientRetryPolicy(retries),
             NetworkTimeout = options.NetworkTimeout,
         };
         // The SDK insists on a credential; servers without keys (the local engine on loopback) ignore it.
@@ -61,7 +73,7 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
         {
             clientOptions.AddPolicy(new AzureKeyPolicy(key), PipelinePosition.BeforeTransport);
         }
-        _client = new OpenAIClient(new ApiKeyCredential(key), clientOptions);
+        return new OpenAIClient(new ApiKeyCredential(key), clientOptions);
     }
 
     public Task<IReadOnlyList<ProviderModel>> ListModelsAsync(CancellationToken cancellationToken) => Call(async () =>
@@ -90,16 +102,63 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
         return (IReadOnlyList<ProviderFile>)files.Value.Select(ToFile).ToList();
     });
 
+    /// <remarks>
+    /// A failed attempt is retried only after looking for the file it may have created (same name and size), so a
+    /// lost answer never leaves two copies: name files uniquely (the studio puts the content hash in the name).
+    /// </remarks>
     public Task<ProviderFile> UploadFileAsync(Stream content, string fileName, IProgress<long>? progress, CancellationToken cancellationToken) => Call(async () =>
     {
-        var files = _client.GetOpenAIFileClient();
-        if (!content.CanSeek || content.Length <= _options.MaxSingleUploadBytes)
+        var files = _uploadClient.GetOpenAIFileClient();
+        var start = content.CanSeek ? content.Position : 0;
+        var length = content.CanSeek ? content.Length - start : -1;
+        for (var attempt = 0; ; attempt++)
         {
-            var stream = new ProgressStream(content, progress);
-            return ToFile((await files.UploadFileAsync(stream, fileName, FileUploadPurpose.FineTune, cancellationToken)).Value);
+            try
+            {
+                if (length < 0 || length <= _options.MaxSingleUploadBytes)
+                {
+                    var stream = new ProgressStream(content, progress);
+                    return ToFile((await files.UploadFileAsync(stream, fileName, FileUploadPurpose.FineTune, cancellationToken)).Value);
+                }
+                return await UploadInPartsAsync(files, content, fileName, progress, cancellationToken);
+            }
+            catch (Exception e) when (attempt < _options.MaxRetries && content.CanSeek && IsTransient(e))
+            {
+                await Task.Delay(RetryDelay(e, attempt), cancellationToken);
+                var existing = (await ListFilesAsync(cancellationToken)).FirstOrDefault(f => f.FileName == fileName && f.Bytes == length);
+                if (existing is not null)
+                {
+                    return existing;
+                }
+                content.Position = start;
+            }
         }
-        return await UploadInPartsAsync(files, content, fileName, progress, cancellationToken);
     });
+
+    private static bool IsTransient(Exception e) => e switch
+    {
+        ClientResultException r => r.Status is 0 or 408 or 429 or >= 500 && !(r.Status == 429 && r.Message.Contains("insufficient_quota", StringComparison.Ordinal)),
+        HttpRequestException or IOException => true,
+        _ => false,
+    };
+
+    /// <summary>The provider's Retry-After when it gave one, else doubling from the configured delay, with jitter.</summary>
+    private TimeSpan RetryDelay(Exception e, int attempt)
+    {
+        if (e is ClientResultException r && r.GetRawResponse() is { } response)
+        {
+            if (response.Headers.TryGetValue("retry-after-ms", out var ms) && double.TryParse(ms, CultureInfo.InvariantCulture, out var milliseconds))
+            {
+                return TimeSpan.FromMilliseconds(Math.Clamp(milliseconds, 0, 60_000));
+            }
+            if (response.Headers.TryGetValue("Retry-After", out var after) && double.TryParse(after, CultureInfo.InvariantCulture, out var seconds))
+            {
+                return TimeSpan.FromSeconds(Math.Clamp(seconds, 0, 60));
+            }
+        }
+        var delay = _options.UploadRetryDelay * Math.Pow(2, attempt);
+        return delay + (delay * 0.2 * Random.Shared.NextDouble());
+    }
 
     public Task DeleteFileAsync(string fileId, CancellationToken cancellationToken) => Call(async () =>
     {
@@ -194,6 +253,11 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
         catch (ClientResultException e)
         {
             throw ProviderErrors.FromResult(e, _endpoint);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.LastOrDefault() is ClientResultException last)
+        {
+            // The SDK's retry policy gives up with every attempt's failure; the last one says why.
+            throw ProviderErrors.FromResult(last, _endpoint);
         }
         catch (HttpRequestException e)
         {

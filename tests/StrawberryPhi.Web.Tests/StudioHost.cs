@@ -1,0 +1,157 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using StrawberryPhi.Web.Datasets;
+
+namespace StrawberryPhi.Web.Tests;
+
+/// <summary>
+/// The real studio (SQLite, key vault, local engine) on a real Kestrel at an ephemeral loopback port, with an empty
+/// data directory of its own. Provider calls pass through <see cref="Faults"/>, which injects what no engine
+/// produces on demand (401, 429, 5xx, dropped connections) at the HTTP level.
+/// </summary>
+public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    public string DataDirectory { get; } = Directory.CreateTempSubdirectory("phi-studio-").FullName;
+
+    /// <summary>Every log message the studio wrote, formatted with its arguments.</summary>
+    public ConcurrentQueue<string> Logs { get; } = new();
+
+    public FaultInjector Faults { get; } = new();
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    protected virtual long MaxUploadBytes => 512L * 1024 * 1024;
+
+    public HttpClient Api() => new() { BaseAddress = BaseAddress, Timeout = Timeout };
+
+    public T Service<T>()
+        where T : notnull => Services.GetRequiredService<T>();
+
+    public Task InitializeAsync()
+    {
+        UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        StartServer();
+        var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseAddress = new Uri(address.TrimEnd('/') + "/");
+        return Task.CompletedTask;
+    }
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(DataDirectory, recursive: true);
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("DataDirectory", DataDirectory);
+        builder.UseSetting("Studio:MaxUploadBytes", MaxUploadBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.ConfigureLogging(logging => logging.AddProvider(new CollectingLoggerProvider(Logs)).SetMinimumLevel(LogLevel.Debug));
+        builder.ConfigureServices(services => services.AddHttpClient(StudioSetup.ProviderHttpClient).AddHttpMessageHandler(() => new FaultHandler(Faults)));
+    }
+
+    /// <summary>Uploads a file as the browser does (multipart) and returns the new dataset.</summary>
+    public async Task<DatasetSummary> UploadAsync(string path, string? fileName = null)
+    {
+        using var api = Api();
+        using var form = new MultipartFormDataContent();
+        using var content = new StreamContent(File.OpenRead(path));
+        form.Add(content, "file", fileName ?? Path.GetFileName(path));
+        using var response = await api.PostAsync(new Uri("api/datasets", UriKind.Relative), form);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<DatasetSummary>(Json.Options))!;
+    }
+
+    /// <summary>Waits until a dataset has left the validating state, woken by the studio's own events (no polling sleeps).</summary>
+    public Task<DatasetDetail> WaitValidatedAsync(Guid id) =>
+        WaitForAsync(async () => await Service<DatasetService>().GetAsync(id, CancellationToken.None) is { Summary.Status: not Data.DatasetStatus.Validating } d ? d : null);
+
+    /// <summary>Re-checks <paramref name="check"/> whenever the studio publishes an event, until it returns a value or the timeout passes.</summary>
+    public async Task<T> WaitForAsync<T>(Func<Task<T?>> check)
+        where T : class
+    {
+        var events = Service<StudioEvents>();
+        using var signal = new SemaphoreSlim(0);
+        void OnEvent(StudioEvent e) => signal.Release();
+        events.Published += OnEvent;
+        try
+        {
+            using var timeout = new CancellationTokenSource(Timeout);
+            while (true)
+            {
+                if (await check() is { } value)
+                {
+                    return value;
+                }
+                await signal.WaitAsync(timeout.Token);
+            }
+        }
+        finally
+        {
+            events.Published -= OnEvent;
+        }
+    }
+
+    public static string Example(string name) => Path.Combine(AppContext.BaseDirectory, "Examples", name);
+
+    /// <summary>Every file under the data directory whose bytes contain <paramref name="text"/> (UTF-8 or UTF-16).</summary>
+    public IReadOnlyList<string> FilesContaining(string text)
+    {
+        var utf8 = System.Text.Encoding.UTF8.GetBytes(text);
+        var utf16 = System.Text.Encoding.Unicode.GetBytes(text);
+        return Directory.EnumerateFiles(DataDirectory, "*", SearchOption.AllDirectories)
+            .Where(f =>
+            {
+                var bytes = File.ReadAllBytes(f);
+                return bytes.AsSpan().IndexOf(utf8) >= 0 || bytes.AsSpan().IndexOf(utf16) >= 0;
+            })
+            .ToList();
+    }
+}
+
+/// <summary>A studio whose upload limit is small, to see large uploads refused.</summary>
+public sealed class SmallLimitStudioHost : StudioHost
+{
+    public const long Limit = 4096;
+
+    protected override long MaxUploadBytes => Limit;
+}
+
+public static class Json
+{
+    public static readonly System.Text.Json.JsonSerializerOptions Options = new(System.Text.Json.JsonSerializerDefaults.Web)
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+}
+
+internal sealed class CollectingLoggerProvider(ConcurrentQueue<string> messages) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, messages);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string category, ConcurrentQueue<string> messages) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            messages.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
+    }
+}
