@@ -9,9 +9,15 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 2
 fi
 
-# What the tests need beyond the SDK is installed here, only when missing. Today that is nothing: the dataset
-# engine's tests use committed fixtures (golden token counts were produced once with tiktoken, see
-# bench/cookbook-node). Browser tests, when the studio lands, add Chromium here (apt-get install -y chromium).
+# What the tests need beyond the SDK, installed only when missing: Debian's Chromium for the studio's browser tests
+# (Playwright drives it; it cannot download browsers of its own here). Dataset tests use committed fixtures.
+if [ -z "${PHI_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  echo "scripts/test.sh: installing Chromium for the end-to-end tests (apt-get install chromium)..."
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 log=$(mktemp)
