@@ -104,6 +104,9 @@ public sealed class Dataset
 
     public DateTime? ValidatedAt { get; set; }
 
+    /// <summary>How long the last validation took (the report's own elapsed time is not serialized).</summary>
+    public long ValidationMs { get; set; }
+
     /// <summary>The Core validation report as JSON (issues capped per code; counts complete).</summary>
     public string? ReportJson { get; set; }
 }

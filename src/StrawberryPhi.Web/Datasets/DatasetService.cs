@@ -18,7 +18,7 @@ public sealed record DatasetSummary(
 
 public sealed record DatasetDetail(
     DatasetSummary Summary, string? ParentName, string? OriginDetail, string Sha256, string ValidationModel, bool ReflectionChecks,
-    DateTime? ValidatedAt, ValidationReport? Report, IReadOnlyList<string>? Columns, string? ColumnsError, IReadOnlyList<DatasetSummary> Children);
+    DateTime? ValidatedAt, long ValidationMs, ValidationReport? Report, IReadOnlyList<string>? Columns, string? ColumnsError, IReadOnlyList<DatasetSummary> Children);
 
 public sealed record IssuePage(long Total, IReadOnlyList<Issue> Items);
 
@@ -69,7 +69,7 @@ public sealed class DatasetService(
                 columnsError = e.Message;
             }
         }
-        return new DatasetDetail(Summary(row), parent, row.OriginDetail, row.Sha256, row.ValidationModel, row.ReflectionChecks, row.ValidatedAt,
+        return new DatasetDetail(Summary(row), parent, row.OriginDetail, row.Sha256, row.ValidationModel, row.ReflectionChecks, row.ValidatedAt, row.ValidationMs,
             ReadReport(row), columns, columnsError, children.Select(Summary).ToList());
     }
 
@@ -343,6 +343,7 @@ public sealed class DatasetService(
             row.Status = DatasetStatus.Ready;
             row.StatusMessage = null;
             row.ValidatedAt = time.GetUtcNow().UtcDateTime;
+            row.ValidationMs = report.ElapsedMs;
             logger.LogInformation("Validated dataset {DatasetId}: {Examples} examples, {Errors} errors, {Warnings} warnings in {ElapsedMs} ms",
                 id, report.Examples, report.Errors, report.Warnings, report.ElapsedMs);
         }

@@ -92,6 +92,9 @@ namespace StrawberryPhi.Web.Data.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("ValidationMs")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("Warnings")
                         .HasColumnType("INTEGER");
 

@@ -36,6 +36,7 @@ namespace StrawberryPhi.Web.Data.Migrations
                     Warnings = table.Column<long>(type: "INTEGER", nullable: false),
                     Tokens = table.Column<long>(type: "INTEGER", nullable: false),
                     ValidatedAt = table.Column<DateTime>(type: "TEXT", nullable: true),
+                    ValidationMs = table.Column<long>(type: "INTEGER", nullable: false),
                     ReportJson = table.Column<string>(type: "TEXT", nullable: true)
                 },
                 constraints: table =>

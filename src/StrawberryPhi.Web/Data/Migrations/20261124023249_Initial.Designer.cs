@@ -11,7 +11,7 @@ using StrawberryPhi.Web.Data;
 namespace StrawberryPhi.Web.Data.Migrations
 {
     [DbContext(typeof(StudioDbContext))]
-    [Migration("20261124021425_Initial")]
+    [Migration("20261124023249_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -94,6 +94,9 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.Property<string>("ValidationModel")
                         .IsRequired()
                         .HasColumnType("TEXT");
+
+                    b.Property<long>("ValidationMs")
+                        .HasColumnType("INTEGER");
 
                     b.Property<long>("Warnings")
                         .HasColumnType("INTEGER");
