@@ -80,6 +80,11 @@ public static class StudioSetup
     public static async Task PrepareStudioAsync(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<StudioOptions>>().Value;
+        if (!Directory.Exists(options.DataDirectory) && !OperatingSystem.IsWindows())
+        {
+            // Datasets are the user's own data: a new data directory is private to the user.
+            Directory.CreateDirectory(options.DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         Directory.CreateDirectory(options.DatasetsDirectory);
         var factory = app.Services.GetRequiredService<IDbContextFactory<StudioDbContext>>();
         await using (var context = await factory.CreateDbContextAsync())

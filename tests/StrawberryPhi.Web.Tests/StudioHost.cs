@@ -120,6 +120,16 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
     }
 }
 
+/// <summary>A studio that sends files over 1 KB through the Uploads API in 1,000-byte parts, to see that path work.</summary>
+public sealed class SmallPartsStudioHost : StudioHost
+{
+    protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureServices(services => services.AddSingleton(new StrawberryPhi.Providers.ProviderClientOptions { MaxSingleUploadBytes = 1024, UploadPartBytes = 1000 }));
+    }
+}
+
 /// <summary>A studio whose upload limit is small, to see large uploads refused.</summary>
 public sealed class SmallLimitStudioHost : StudioHost
 {

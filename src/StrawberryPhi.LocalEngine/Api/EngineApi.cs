@@ -82,6 +82,7 @@ public static class EngineApi
         });
         group.MapPost("/chat/completions", ChatCompletions);
         FineTuningApi.Map(group);
+        UploadsApi.Map(group);
         return group;
     }
 

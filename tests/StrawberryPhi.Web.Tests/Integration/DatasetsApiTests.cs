@@ -274,3 +274,28 @@ public sealed class UploadLimitTests(SmallLimitStudioHost host) : IClassFixture<
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(host.DataDirectory, "datasets"), "*", SearchOption.AllDirectories));
     }
 }
+
+public sealed class MultipartUploadTests(SmallPartsStudioHost host) : IClassFixture<SmallPartsStudioHost>
+{
+    [Fact]
+    public async Task UploadOverTheSingleFileLimit_GoesInPartsAndArrivesWhole()
+    {
+        var dataset = await host.UploadAsync(StudioHost.Example("reflection-sample.jsonl"), "parts.jsonl");
+        await host.WaitValidatedAsync(dataset.Id);
+        var local = (await host.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
+        var uploads = host.Service<DatasetUploadService>();
+
+        var started = await uploads.StartAsync(dataset.Id, local.Id, CancellationToken.None);
+        await uploads.WaitAsync(started.Id).WaitAsync(StudioHost.Timeout);
+
+        var done = Assert.Single(await uploads.ListAsync(dataset.Id, CancellationToken.None));
+        Assert.Equal(UploadStatus.Uploaded, done.Status);
+        var sent = host.Faults.Requests.Select(r => r.Uri.AbsolutePath).ToList();
+        Assert.DoesNotContain(host.Faults.Requests, r => r.Method == HttpMethod.Post && r.Uri.AbsolutePath.EndsWith("/files", StringComparison.Ordinal));
+        Assert.Equal((int)Math.Ceiling(dataset.Bytes / 1000.0), sent.Count(p => p.EndsWith("/parts", StringComparison.Ordinal)));
+        Assert.Single(sent, p => p.EndsWith("/complete", StringComparison.Ordinal));
+        using var api = host.Api();
+        var stored = await api.GetByteArrayAsync(new Uri($"local/v1/files/{done.RemoteFileId}/content", UriKind.Relative));
+        Assert.Equal(await File.ReadAllBytesAsync(StudioHost.Example("reflection-sample.jsonl")), stored);
+    }
+}
