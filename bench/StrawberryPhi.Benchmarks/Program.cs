@@ -4,6 +4,7 @@ using StrawberryPhi.Benchmarks;
 // bench generate OUT MEGABYTES [SEED]   write a deterministic chat dataset of about MEGABYTES MB
 // bench tokenizer FILE [THREADS] [REPEATS]  tokenizer-alone throughput on FILE's strings, 1..THREADS threads
 // bench validate FILE [THREADS] [REPEATS]  warm in-process validation throughput, 1..THREADS threads
+// bench preview FILE [RARE] [COMMON]       line index, random pages and search on FILE (the studio's preview)
 // bench engine [SECONDS]                training and inference tokens/s of each local base model size
 // bench engine-overhead [EXAMPLES] [EPOCHS] [REPEATS]  a whole engine job against the bare training loop
 // bench micro [BenchmarkDotNet args]    per-call micro-benchmarks
@@ -38,6 +39,9 @@ switch (args.FirstOrDefault())
             Console.WriteLine($"second ValidateFile: {stopwatch.ElapsedMilliseconds} ms");
             return 0;
         }
+    case "preview" when args.Length >= 2:
+        PreviewThroughput.Run(args[1], args.Length > 2 ? args[2] : "zebra", args.Length > 3 ? args[3] : "assistant");
+        return 0;
     case "engine":
         EngineThroughput.Run(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10);
         return 0;
