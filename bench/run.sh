@@ -33,3 +33,20 @@ echo "## memory"
 /usr/bin/time -f "phi validate 50 MB: %e s, peak RSS %M KB" "$phi" validate "$out/chat-50mb.jsonl" --format json >/dev/null
 /usr/bin/time -f "phi validate 1 GB: %e s, peak RSS %M KB" "$phi" validate "$out/chat-1gb.jsonl" --format json >"$out/1gb.json" || true
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('1 GB:', r['examples'], 'examples,', r['tokens']['total'], 'tokens')" "$out/1gb.json" 2>/dev/null || true
+
+echo "## the studio's preview (docs/benchmarks.md, issue 4)"
+[ -f "$out/chat-500mb.jsonl" ] || $bench generate "$out/chat-500mb.jsonl" 500 11
+$bench preview "$out/chat-500mb.jsonl" zebra assistant
+dotnet build -c Release src/StrawberryPhi.Web >/dev/null
+data=$(mktemp -d)
+(cd src/StrawberryPhi.Web/bin/Release/net10.0 && DataDirectory=$data ASPNETCORE_ENVIRONMENT=Production exec dotnet StrawberryPhi.Web.dll --urls http://127.0.0.1:5181) >"$data.log" 2>&1 &
+studio=$!
+trap 'kill $studio 2>/dev/null || true' EXIT
+until curl -sf -o /dev/null http://127.0.0.1:5181/api/settings; do sleep 0.5; done
+/usr/bin/time -f "upload 500 MB: %e s" curl -s -o "$data.up" -F file=@"$out/chat-500mb.jsonl" http://127.0.0.1:5181/api/datasets
+id=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['id'])" "$data.up")
+until curl -s http://127.0.0.1:5181/api/datasets/$id | grep -q '"status":"Ready"'; do sleep 0.5; done
+grep -o "Validated dataset.*" "$data.log"
+for page in 0 0 3000 7000; do curl -s -o /dev/null -w "examples page $page: %{time_total} s, %{size_download} bytes\n" "http://127.0.0.1:5181/api/datasets/$id/examples?page=$page&pageSize=20"; done
+for i in 1 2; do curl -s -o /dev/null -w "search zebra: %{time_total} s\n" "http://127.0.0.1:5181/api/datasets/$id/examples?search=zebra"; done
+grep VmHWM /proc/$(pgrep -f "StrawberryPhi.Web.dll --urls http://127.0.0.1:5181" | head -1)/status || true
