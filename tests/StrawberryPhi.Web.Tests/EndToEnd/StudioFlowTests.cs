@@ -74,7 +74,7 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
         var dialog = page.Locator(".mud-dialog");
         await Expect(dialog).ToContainTextAsync("Line 8");
         await Expect(dialog).ToContainTextAsync("Not valid JSON");
-        await page.Keyboard.PressAsync("Escape");
+        await dialog.Locator(".mud-button-close").ClickAsync();
         await Expect(dialog).ToHaveCountAsync(0);
 
         // The preview shows conversations, ten to a page.
