@@ -33,6 +33,7 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
 
         var card = page.Locator("[data-testid=provider-card][data-name='My OpenAI']");
         await Expect(card).ToContainTextAsync("sk-…7a1b");
+        await Expect(card.Locator("[data-testid=openai-wind-down]")).ToHaveTextAsync("no new fine-tuning jobs from 2027-01-06");
         Assert.DoesNotContain(key, await page.ContentAsync(), StringComparison.Ordinal);
 
         // Editing shows the mask only; saving without retyping keeps the key.
