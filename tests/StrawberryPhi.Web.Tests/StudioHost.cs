@@ -32,6 +32,9 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
 
     protected virtual long MaxUploadBytes => 512L * 1024 * 1024;
 
+    /// <summary>Where Kestrel listens: loopback, as a user runs it.</summary>
+    protected virtual IPAddress ListenAddress => IPAddress.Loopback;
+
     public HttpClient Api() => new() { BaseAddress = BaseAddress, Timeout = Timeout };
 
     public T Service<T>()
@@ -39,7 +42,7 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        UseKestrel(o => o.Listen(ListenAddress, 0));
         StartServer();
         var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address.TrimEnd('/') + "/");
@@ -127,6 +130,33 @@ public sealed class SmallPartsStudioHost : StudioHost
     {
         base.ConfigureWebHost(builder);
         builder.ConfigureServices(services => services.AddSingleton(new StrawberryPhi.Providers.ProviderClientOptions { MaxSingleUploadBytes = 1024, UploadPartBytes = 1000 }));
+    }
+}
+
+/// <summary>A studio bound to every interface, which it must refuse (it has no sign-in yet).</summary>
+public sealed class AnyAddressStudioHost : StudioHost
+{
+    /// <summary>Completes when the studio begins to stop on its own.</summary>
+    public TaskCompletionSource Stopping { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    protected override IPAddress ListenAddress => IPAddress.Any;
+
+    protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureServices(services => services.AddHostedService(provider => new StopWatcher(
+            provider.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>(), Stopping)));
+    }
+
+    private sealed class StopWatcher(Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, TaskCompletionSource stopping) : Microsoft.Extensions.Hosting.IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
 

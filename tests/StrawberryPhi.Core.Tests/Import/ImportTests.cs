@@ -148,3 +148,37 @@ public class ImportTests
         Assert.Equal(12, report.Examples);
     }
 }
+
+public sealed class ReadColumnsTests
+{
+    [Fact]
+    public async Task ReadColumns_Csv_ReturnsTheHeader()
+    {
+        using var directory = new TempDirectory();
+        var path = directory.Write("qa.csv", "question;answer;sys\nq;a;s\n");
+
+        var columns = await Sources.ReadColumnsAsync(path, DatasetFormat.Csv, CancellationToken.None);
+
+        Assert.Equal(["question", "answer", "sys"], columns!.ToArray());
+    }
+
+    [Fact]
+    public async Task ReadColumns_NotParquet_SaysSo()
+    {
+        using var directory = new TempDirectory();
+        var path = directory.Write("bad.parquet", "not parquet at all");
+
+        var error = await Assert.ThrowsAsync<ImportException>(() => Sources.ReadColumnsAsync(path, DatasetFormat.Parquet, CancellationToken.None));
+
+        Assert.StartsWith("Not a readable Parquet file", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReadColumns_FixedFormats_HaveNoMapping()
+    {
+        using var directory = new TempDirectory();
+        var path = directory.Write("a.jsonl", "{\"instruction\":\"q\",\"output\":\"a\"}\n");
+
+        Assert.Null(await Sources.ReadColumnsAsync(path, DatasetFormat.AlpacaJsonl, CancellationToken.None));
+    }
+}
