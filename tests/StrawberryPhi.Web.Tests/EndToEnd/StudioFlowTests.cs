@@ -107,6 +107,26 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
     }
 
     [Fact]
+    public async Task UploadCsv_ImportStep_MakesAValidChatDataset()
+    {
+        var page = await browser.NewPageAsync();
+        await GoAsync(page, "datasets");
+
+        await page.SetInputFilesAsync("[data-testid=upload-input]", StudioHost.Example("qa.csv"));
+
+        await page.WaitForURLAsync("**/datasets/*");
+        await Expect(page.Locator("[data-testid=import-step]")).ToContainTextAsync("CSV");
+        await Expect(page.Locator("pre.raw").First).ToHaveTextAsync("question,answer");
+        var source = page.Url;
+        await page.ClickAsync("[data-testid=import-button]");
+
+        await page.WaitForURLAsync(url => url != source && url.Contains("/datasets/", StringComparison.Ordinal));
+        await Expect(page.Locator("[data-testid=provenance]")).ToContainTextAsync("import of qa");
+        await Expect(page.Locator("[data-testid=validation-report]")).ToContainTextAsync("12 examples");
+        await Expect(page.Locator("[data-testid=error-count]")).ToHaveTextAsync("0 errors");
+    }
+
+    [Fact]
     public async Task EveryPage_RendersWithItsTitleAndNoError()
     {
         var page = await browser.NewPageAsync();
