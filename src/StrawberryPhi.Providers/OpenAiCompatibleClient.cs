@@ -120,7 +120,7 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
                     var stream = new ProgressStream(content, progress);
                     return ToFile((await files.UploadFileAsync(stream, fileName, FileUploadPurpose.FineTune, cancellationToken)).Value);
                 }
-                return await UploadInPartsAsync(files, content, fileName, progress, cancellationToken);
+                return await UploadInPartsAsync(files, content, length, fileName, progress, cancellationToken);
             }
             catch (Exception e) when (attempt < _options.MaxRetries && content.CanSeek && IsTransient(e))
             {
@@ -167,14 +167,14 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
     });
 
     /// <summary>The Uploads API: create, add parts of at most <see cref="ProviderClientOptions.UploadPartBytes"/>, complete; cancelled on failure.</summary>
-    private async Task<ProviderFile> UploadInPartsAsync(OpenAIFileClient files, Stream content, string fileName, IProgress<long>? progress, CancellationToken cancellationToken)
+    private async Task<ProviderFile> UploadInPartsAsync(OpenAIFileClient files, Stream content, long length, string fileName, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         var options = new RequestOptions { CancellationToken = cancellationToken };
         var create = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
         {
             ["purpose"] = "fine-tune",
             ["filename"] = fileName,
-            ["bytes"] = content.Length,
+            ["bytes"] = length,
             ["mime_type"] = "application/jsonl",
         });
         var upload = await files.CreateUploadAsync(BinaryContent.Create(BinaryData.FromBytes(create)), options);
@@ -182,7 +182,7 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
         try
         {
             var partIds = new List<string>();
-            var buffer = new byte[Math.Min(_options.UploadPartBytes, content.Length)];
+            var buffer = new byte[Math.Min(_options.UploadPartBytes, length)];
             long sent = 0;
             while (true)
             {
