@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Components;
 using Bunit;
 using StrawberryPhi.Core.Datasets;
 using StrawberryPhi.Core.Reflection;
@@ -26,13 +27,13 @@ public sealed class DatasetPreviewTests : ComponentTest
         cut.FindAll("[data-testid=example]").Select(e => long.Parse(e.GetAttribute("data-line")!, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 
     [Fact]
-    public void FirstPage_ThenNext_ShowsTheLinesInOrder()
+    public async Task FirstPage_ThenNext_ShowsTheLinesInOrder()
     {
         var cut = Render<DatasetPreview>(p => p.Add(c => c.Load, Load).Add(c => c.PageSize, 10));
         cut.WaitForAssertion(() => Assert.Equal([1L, 2, 3, 4, 5, 6, 7, 8, 9, 10], ShownLines(cut)), Wait);
         Assert.Equal("1–10 of 14 lines", cut.Find("[data-testid=preview-range]").TextContent.Trim());
 
-        cut.Find("[data-testid=preview-next] button, button[data-testid=preview-next]").Click();
+        await cut.Find("[data-testid=preview-next] button, button[data-testid=preview-next]").ClickAsync(new());
 
         cut.WaitForAssertion(() => Assert.Equal([11L, 12, 13, 14], ShownLines(cut)), Wait);
     }
@@ -46,15 +47,15 @@ public sealed class DatasetPreviewTests : ComponentTest
     }
 
     [Fact]
-    public void Search_ShowsOnlyMatchingLines_OrSaysNothingMatched()
+    public async Task Search_ShowsOnlyMatchingLines_OrSaysNothingMatched()
     {
         var cut = Render<DatasetPreview>(p => p.Add(c => c.Load, Load).Add(c => c.PageSize, 10));
         cut.WaitForAssertion(() => Assert.NotEmpty(ShownLines(cut)), Wait);
 
-        cut.Find("[data-testid=preview-search] input, input[data-testid=preview-search]").Input("assistent");
+        await cut.Find("[data-testid=preview-search] input, input[data-testid=preview-search]").InputAsync(new ChangeEventArgs { Value = "assistent" });
         cut.WaitForAssertion(() => Assert.Equal([3L], ShownLines(cut)), Wait);
 
-        cut.Find("[data-testid=preview-search] input, input[data-testid=preview-search]").Input("no such text anywhere");
+        await cut.Find("[data-testid=preview-search] input, input[data-testid=preview-search]").InputAsync(new ChangeEventArgs { Value = "no such text anywhere" });
         cut.WaitForAssertion(() => Assert.Contains("No example contains", cut.Find("[data-testid=preview-empty]").TextContent, StringComparison.Ordinal), Wait);
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Components;
 using Bunit;
 using StrawberryPhi.Web.Components.Shared;
 
@@ -15,18 +16,17 @@ public sealed class SecretFieldTests : ComponentTest
     }
 
     [Fact]
-    public void Replace_ShowsAnEmptyPasswordInput_AndReportsWhatIsTyped()
+    public async Task Replace_ShowsAnEmptyPasswordInput_AndReportsWhatIsTyped()
     {
-        string? typed = "untouched";
-        var cut = Render<SecretField>(p => p.Add(c => c.KeyHint, "sk-…9f2c").Add(c => c.ValueChanged, value => typed = value));
+        var typed = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cut = Render<SecretField>(p => p.Add(c => c.KeyHint, "sk-…9f2c").Add(c => c.ValueChanged, value => typed.TrySetResult(value)));
 
-        cut.Find("[data-testid=replace-key] button, button[data-testid=replace-key]").Click();
-        var input = cut.Find("input");
-        Assert.Equal("password", input.GetAttribute("type"));
-        Assert.True(string.IsNullOrEmpty(input.GetAttribute("value")));
-        input.Input("sk-new-key-123456");
+        await cut.Find("[data-testid=replace-key] button, button[data-testid=replace-key]").ClickAsync(new());
+        cut.WaitForAssertion(() => Assert.Equal("password", cut.Find("input").GetAttribute("type")), Wait);
+        Assert.True(string.IsNullOrEmpty(cut.Find("input").GetAttribute("value")));
+        await cut.Find("input").InputAsync(new ChangeEventArgs { Value = "sk-new-key-123456" });
 
-        Assert.Equal("sk-new-key-123456", typed);
+        Assert.Equal("sk-new-key-123456", await typed.Task.WaitAsync(Wait));
     }
 
     [Fact]
@@ -39,13 +39,13 @@ public sealed class SecretFieldTests : ComponentTest
     }
 
     [Fact]
-    public void Remove_TogglesRemoval()
+    public async Task Remove_TogglesRemoval()
     {
-        var remove = false;
-        var cut = Render<SecretField>(p => p.Add(c => c.KeyHint, "sk-…9f2c").Add(c => c.RemoveKeyChanged, value => remove = value));
+        var remove = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cut = Render<SecretField>(p => p.Add(c => c.KeyHint, "sk-…9f2c").Add(c => c.RemoveKeyChanged, value => remove.TrySetResult(value)));
 
-        cut.Find("[data-testid=remove-key] button, button[data-testid=remove-key]").Click();
+        await cut.Find("[data-testid=remove-key] button, button[data-testid=remove-key]").ClickAsync(new());
 
-        Assert.True(remove);
+        Assert.True(await remove.Task.WaitAsync(Wait));
     }
 }

@@ -25,29 +25,31 @@ public sealed class ValidationReportViewTests : ComponentTest
     }
 
     [Fact]
-    public void ClickLine_AsksToOpenThatLine()
+    public async Task ClickLine_AsksToOpenThatLine()
     {
         var report = Validate("with-defects.jsonl");
-        long? opened = null;
-        var cut = Render<ValidationReportView>(p => p.Add(c => c.Report, report).Add(c => c.OnOpenLine, line => opened = line));
+        var opened = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cut = Render<ValidationReportView>(p => p.Add(c => c.Report, report).Add(c => c.OnOpenLine, line => opened.TrySetResult(line)));
 
-        cut.FindAll("[data-testid=issue-line]").First(e => e.TextContent.Trim() == "8").Click();
+        await cut.FindAll("[data-testid=issue-line]").First(e => e.TextContent.Trim() == "8").ClickAsync(new());
 
-        Assert.Equal(8, opened);
+        Assert.Equal(8, await opened.Task.WaitAsync(Wait));
     }
 
     [Fact]
-    public void ClickCodeRow_FiltersTheIssuesToThatCode()
+    public async Task ClickCodeRow_FiltersTheIssuesToThatCode()
     {
         var report = Validate("with-defects.jsonl");
         var cut = Render<ValidationReportView>(p => p.Add(c => c.Report, report));
 
-        cut.FindAll("[data-testid=code-counts] tbody tr").First(r => r.TextContent.Contains("invalid_json", StringComparison.Ordinal)).Click();
+        await cut.FindAll("[data-testid=code-counts] tbody tr").First(r => r.TextContent.Contains("invalid_json", StringComparison.Ordinal)).ClickAsync(new());
 
-        var messages = cut.FindAll("[data-testid=issue-table] tbody tr");
-        var row = Assert.Single(messages);
-        Assert.Contains("invalid_json", row.TextContent, StringComparison.Ordinal);
-        Assert.Contains("8", row.QuerySelector("[data-testid=issue-line]")!.TextContent, StringComparison.Ordinal);
+        cut.WaitForAssertion(() =>
+        {
+            var row = Assert.Single(cut.FindAll("[data-testid=issue-table] tbody tr"));
+            Assert.Contains("invalid_json", row.TextContent, StringComparison.Ordinal);
+            Assert.Contains("8", row.QuerySelector("[data-testid=issue-line]")!.TextContent, StringComparison.Ordinal);
+        }, Wait);
     }
 
     [Fact]
