@@ -11,12 +11,11 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
     /// <summary>MudBlazor puts extra attributes on the input or on its wrapper, depending on the component.</summary>
     private static string Input(string testId) => $"input[data-testid={testId}], [data-testid={testId}] input";
 
-    /// <summary>Waits until Blazor's circuit is up, so clicks reach .NET.</summary>
+    /// <summary>Waits until Blazor's circuit is up (the prerendered page cannot handle clicks), so clicks reach .NET.</summary>
     private static async Task GoAsync(IPage page, string path)
     {
         await page.GotoAsync(path);
-        await page.WaitForFunctionAsync("() => window.Blazor && document.querySelector('.mud-layout') !== null");
-        await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+        await Expect(page.Locator(".mud-layout[data-interactive=true]")).ToHaveCountAsync(1);
     }
 
     [Fact]
@@ -59,6 +58,7 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
         var page = await browser.NewPageAsync();
         await GoAsync(page, "datasets");
 
+        await Expect(page.Locator("[data-testid=upload-zone]")).ToHaveAttributeAsync("data-ready", "true");
         await page.SetInputFilesAsync("[data-testid=upload-input]", StudioHost.Example("with-defects.jsonl"));
 
         await page.WaitForURLAsync("**/datasets/*");
@@ -112,6 +112,7 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
         var page = await browser.NewPageAsync();
         await GoAsync(page, "datasets");
 
+        await Expect(page.Locator("[data-testid=upload-zone]")).ToHaveAttributeAsync("data-ready", "true");
         await page.SetInputFilesAsync("[data-testid=upload-input]", StudioHost.Example("qa.csv"));
 
         await page.WaitForURLAsync("**/datasets/*");
