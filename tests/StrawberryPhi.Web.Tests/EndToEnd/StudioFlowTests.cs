@@ -18,6 +18,15 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
         await Expect(page.Locator(".mud-layout[data-interactive=true]")).ToHaveCountAsync(1);
     }
 
+    /// <summary>Picks a file on the datasets page, as a user does, and waits for the new dataset's page.</summary>
+    private static async Task UploadThroughThePageAsync(IPage page, string example)
+    {
+        await GoAsync(page, "datasets");
+        await Expect(page.Locator("[data-testid=upload-zone]")).ToHaveAttributeAsync("data-ready", "true");
+        await page.SetInputFilesAsync("[data-testid=upload-input]", StudioHost.Example(example));
+        await page.WaitForURLAsync("**/datasets/*");
+    }
+
     [Fact]
     public async Task AddProvider_KeyNeverReachesThePageTheDatabaseOrTheDisk()
     {
@@ -56,12 +65,8 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
     public async Task UploadDatasetWithDefects_SeeEachAtItsLine_Preview_ConvertAndSplit()
     {
         var page = await browser.NewPageAsync();
-        await GoAsync(page, "datasets");
+        await UploadThroughThePageAsync(page, "with-defects.jsonl");
 
-        await Expect(page.Locator("[data-testid=upload-zone]")).ToHaveAttributeAsync("data-ready", "true");
-        await page.SetInputFilesAsync("[data-testid=upload-input]", StudioHost.Example("with-defects.jsonl"));
-
-        await page.WaitForURLAsync("**/datasets/*");
         await Expect(page.Locator("[data-testid=validation-report]")).ToBeVisibleAsync();
         await Expect(page.Locator("[data-testid=dataset-name]")).ToHaveTextAsync("with-defects");
         foreach (var (line, code) in new[] { ("3", "unrecognized_role"), ("6", "example_missing_assistant_message"), ("8", "invalid_json"), ("10", "duplicate_example") })
@@ -110,12 +115,8 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
     public async Task UploadCsv_ImportStep_MakesAValidChatDataset()
     {
         var page = await browser.NewPageAsync();
-        await GoAsync(page, "datasets");
+        await UploadThroughThePageAsync(page, "qa.csv");
 
-        await Expect(page.Locator("[data-testid=upload-zone]")).ToHaveAttributeAsync("data-ready", "true");
-        await page.SetInputFilesAsync("[data-testid=upload-input]", StudioHost.Example("qa.csv"));
-
-        await page.WaitForURLAsync("**/datasets/*");
         await Expect(page.Locator("[data-testid=import-step]")).ToContainTextAsync("CSV");
         await Expect(page.Locator("pre.raw").First).ToHaveTextAsync("question,answer");
         var source = page.Url;

@@ -135,9 +135,7 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
     [Fact]
     public async Task UploadToLocalEngine_AnswerLostOnTheWay_RetryAdoptsTheFileWithoutDuplicates()
     {
-        var dataset = await host.UploadAsync(StudioHost.Example("reflection-sample.jsonl"), "upload-me.jsonl");
-        await host.WaitValidatedAsync(dataset.Id);
-        var local = (await host.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
+        var (dataset, local) = await ValidDatasetAndLocalEngineAsync("upload-me.jsonl");
         var uploads = host.Service<DatasetUploadService>();
         // Every upload attempt reaches the engine, which stores the file, but its answer is lost.
         host.Faults.Rule = (request, _) => request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath.EndsWith("/files", StringComparison.Ordinal) ? new Fault.DropResponse() : null;
@@ -161,9 +159,7 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
     [Fact]
     public async Task UploadToProvider_FailsEveryTime_IsMarkedFailedWithTheReason_ThenRetrySucceedsOnce()
     {
-        var dataset = await host.UploadAsync(StudioHost.Example("reflection-sample.jsonl"), "flaky.jsonl");
-        await host.WaitValidatedAsync(dataset.Id);
-        var local = (await host.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
+        var (dataset, local) = await ValidDatasetAndLocalEngineAsync("flaky.jsonl");
         var uploads = host.Service<DatasetUploadService>();
         host.Faults.Rule = (request, _) => request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath.EndsWith("/files", StringComparison.Ordinal)
             ? FaultInjector.OpenAiError(HttpStatusCode.ServiceUnavailable, "The server is overloaded.", "server_error", new Dictionary<string, string> { ["retry-after-ms"] = "1" })
@@ -189,9 +185,7 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
     [Fact]
     public async Task UploadToProvider_DatasetWithErrors_IsRefusedBeforeAnyCall()
     {
-        var dataset = await host.UploadAsync(StudioHost.Example("with-defects.jsonl"), "refused.jsonl");
-        await host.WaitValidatedAsync(dataset.Id);
-        var local = (await host.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
+        var (dataset, local) = await ValidDatasetAndLocalEngineAsync("refused.jsonl", "with-defects.jsonl");
         using var api = host.Api();
 
         using var response = await api.PostAsJsonAsync(new Uri($"api/datasets/{dataset.Id}/uploads", UriKind.Relative), new { providerId = local.Id }, Json.Options);
@@ -227,6 +221,15 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Contains("\"field\":\"topP\"", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         await api.PutAsJsonAsync(new Uri("api/settings", UriKind.Relative), settings, Json.Options);
+    }
+
+    /// <summary>A validated dataset (by default a clean one) and the built-in local engine connection.</summary>
+    private async Task<(DatasetSummary Dataset, ProviderView Local)> ValidDatasetAndLocalEngineAsync(string fileName, string example = "reflection-sample.jsonl")
+    {
+        var dataset = await host.UploadAsync(StudioHost.Example(example), fileName);
+        await host.WaitValidatedAsync(dataset.Id);
+        var local = (await host.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
+        return (dataset, local);
     }
 
     private async Task<string> Sha256Async(Guid id)
