@@ -114,6 +114,57 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
     }
 
     [Fact]
+    public async Task Delete_RemovesTheRowAndTheFileOnlyWhenNoOtherDatasetSharesIt_ChildrenStay()
+    {
+        // Content no other test uploads, with one duplicate so that the de-duplicated child has other bytes.
+        var unique = Path.Combine(host.DataDirectory, "..", $"unique-{Guid.NewGuid():N}.jsonl");
+        var line = $$"""{"messages":[{"role":"user","content":"{{Guid.NewGuid():N}}"},{"role":"assistant","content":"ok"}]}""";
+        await File.WriteAllLinesAsync(unique, [line, line]);
+        DatasetSummary first, second;
+        try
+        {
+            first = await host.UploadAsync(unique, "shared-a.jsonl");
+            second = await host.UploadAsync(unique, "shared-b.jsonl");
+        }
+        finally
+        {
+            File.Delete(unique);
+        }
+        await host.WaitValidatedAsync(first.Id);
+        var child = await Datasets.DedupeAsync(first.Id, CancellationToken.None);
+        var stored = Path.Combine(host.DataDirectory, "datasets", (await Datasets.GetAsync(first.Id, CancellationToken.None)).Sha256 + ".jsonl");
+        using var api = host.Api();
+
+        using (var response = await api.DeleteAsync(new Uri($"api/datasets/{first.Id}", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        }
+        Assert.True(File.Exists(stored), "the other dataset with the same bytes still needs the file");
+        Assert.Null((await Datasets.GetAsync(child.Id, CancellationToken.None)).Summary.ParentId);
+
+        using (var response = await api.DeleteAsync(new Uri($"api/datasets/{second.Id}", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        }
+        Assert.False(File.Exists(stored));
+        using var gone = await api.GetAsync(new Uri($"api/datasets/{first.Id}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+    }
+
+    [Fact]
+    public async Task Rename_ChangesTheName_AndAnEmptyNameIsRefused()
+    {
+        var dataset = await host.UploadAsync(StudioHost.Example("qa.csv"), "rename.csv");
+        using var api = host.Api();
+
+        using var ok = await api.PatchAsJsonAsync(new Uri($"api/datasets/{dataset.Id}", UriKind.Relative), new { name = "Times table" }, Json.Options);
+        using var bad = await api.PatchAsJsonAsync(new Uri($"api/datasets/{dataset.Id}", UriKind.Relative), new { name = "  " }, Json.Options);
+
+        Assert.Equal("Times table", (await ok.Content.ReadFromJsonAsync<DatasetSummary>(Json.Options))!.Name);
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+    }
+
+    [Fact]
     public async Task UploadBinaryFile_ReportsWhatItIsAtFileLevel()
     {
         var path = Path.Combine(host.DataDirectory, "..", $"garbage-{Guid.NewGuid():N}.jsonl");
