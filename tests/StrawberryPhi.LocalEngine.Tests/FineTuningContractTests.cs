@@ -22,6 +22,42 @@ public sealed class FineTuningContractTests(EngineHost host) : IClassFixture<Eng
         }))) + "\n");
 
     [Fact]
+    public async Task Uploads_InParts_JoinInTheGivenOrder_AndRefuseWrongSizesOrParts()
+    {
+        var files = host.Client().GetOpenAIFileClient();
+        async Task<string> Create(long bytes) => Id(await files.CreateUploadAsync(BinaryContent.Create(BinaryData.FromObjectAsJson(new { purpose = "fine-tune", filename = "parts.jsonl", bytes }))).WaitAsync(Timeout));
+        async Task<string> Part(string upload, string text)
+        {
+            using var form = new System.Net.Http.MultipartFormDataContent("b0undary");
+            form.Add(new System.Net.Http.ByteArrayContent(Encoding.UTF8.GetBytes(text)), "data", "part");
+            return Id(await files.AddUploadPartAsync(upload, BinaryContent.Create(BinaryData.FromBytes(await form.ReadAsByteArrayAsync())), "multipart/form-data; boundary=b0undary").WaitAsync(Timeout));
+        }
+        static string Id(ClientResult result) => JsonDocument.Parse(result.GetRawResponse().Content).RootElement.GetProperty("id").GetString()!;
+        Task<ClientResult> Complete(string upload, params string[] parts) =>
+            files.CompleteUploadAsync(upload, BinaryContent.Create(BinaryData.FromObjectAsJson(new { part_ids = parts }))).WaitAsync(Timeout);
+
+        var upload = await Create(6);
+        var first = await Part(upload, "abc");
+        var second = await Part(upload, "def");
+        var wrongSize = await Assert.ThrowsAsync<ClientResultException>(() => Complete(upload, first));
+        Assert.Contains("add up to 3 bytes", wrongSize.Message, StringComparison.Ordinal);
+        var foreign = await Assert.ThrowsAsync<ClientResultException>(() => Complete(upload, first, "part_nope"));
+        Assert.Contains("part_nope does not belong", foreign.Message, StringComparison.Ordinal);
+
+        var done = JsonDocument.Parse((await Complete(upload, second, first)).GetRawResponse().Content).RootElement;
+        Assert.Equal("completed", done.GetProperty("status").GetString());
+        var content = await files.DownloadFileAsync(done.GetProperty("file").GetProperty("id").GetString()!).WaitAsync(Timeout);
+        Assert.Equal("defabc", content.Value.ToString());
+        var again = await Assert.ThrowsAsync<ClientResultException>(() => Complete(upload, second, first));
+        Assert.Contains("already completed", again.Message, StringComparison.Ordinal);
+
+        var cancelled = await Create(10);
+        await files.CancelUploadAsync(cancelled).WaitAsync(Timeout);
+        var late = await Assert.ThrowsAsync<ClientResultException>(() => Part(cancelled, "x"));
+        Assert.Contains("already cancelled", late.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Files_UploadListGetContentDelete()
     {
         var files = host.Client().GetOpenAIFileClient();

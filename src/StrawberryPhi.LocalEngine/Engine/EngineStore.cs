@@ -14,6 +14,7 @@ public sealed class EngineStore
     private readonly string _files;
     private readonly string _jobs;
     private readonly string _models;
+    private readonly string _uploads;
 
     public EngineStore(string dataDirectory)
     {
@@ -21,6 +22,7 @@ public sealed class EngineStore
         _files = Directory.CreateDirectory(Path.Combine(DataDirectory, "files")).FullName;
         _jobs = Directory.CreateDirectory(Path.Combine(DataDirectory, "jobs")).FullName;
         _models = Directory.CreateDirectory(Path.Combine(DataDirectory, "models")).FullName;
+        _uploads = Directory.CreateDirectory(Path.Combine(DataDirectory, "uploads")).FullName;
     }
 
     public string DataDirectory { get; }
@@ -45,13 +47,19 @@ public sealed class EngineStore
 
     // Files
 
-    public EngineFile AddFile(Stream content, string filename, string purpose, long now)
+    public EngineFile AddFile(Stream content, string filename, string purpose, long now) => AddFile([content], filename, purpose, now);
+
+    /// <summary>Stores one file made of <paramref name="parts"/> in order (an upload's parts are never joined in memory).</summary>
+    private EngineFile AddFile(IEnumerable<Stream> parts, string filename, string purpose, long now)
     {
         var id = NewId("file-");
         var path = FileContentPath(id);
         using (var target = new FileStream(path + ".tmp", FileMode.CreateNew, FileAccess.Write))
         {
-            content.CopyTo(target);
+            foreach (var part in parts)
+            {
+                part.CopyTo(target);
+            }
         }
         File.Move(path + ".tmp", path);
         var record = new EngineFile(id, new FileInfo(path).Length, now, filename, purpose);
@@ -157,6 +165,76 @@ public sealed class EngineStore
         }
         return true;
     }
+
+    // Uploads in parts: uploads/{id}/upload.json and one {part id}.part per part.
+
+    public EngineUpload AddUpload(string filename, string purpose, long bytes, long now)
+    {
+        var upload = new EngineUpload(NewId("upload_"), bytes, now, filename, purpose, "pending", null);
+        Directory.CreateDirectory(Path.Combine(_uploads, upload.Id));
+        WriteJson(UploadRecordPath(upload.Id), upload);
+        return upload;
+    }
+
+    public EngineUpload? GetUpload(string id) => ValidId(id) ? ReadJson<EngineUpload>(UploadRecordPath(id)) : null;
+
+    public string AddUploadPart(string uploadId, Stream content)
+    {
+        var partId = NewId("part_");
+        var path = Path.Combine(_uploads, uploadId, partId + ".part");
+        using (var target = new FileStream(path + ".tmp", FileMode.CreateNew, FileAccess.Write))
+        {
+            content.CopyTo(target);
+        }
+        File.Move(path + ".tmp", path);
+        return partId;
+    }
+
+    /// <summary>The sizes of the named parts of an upload, or null naming the first part that is not one of them.</summary>
+    public (IReadOnlyList<long>? Sizes, string? Missing) UploadPartSizes(string uploadId, IReadOnlyList<string> partIds)
+    {
+        var sizes = new List<long>();
+        foreach (var partId in partIds)
+        {
+            var path = Path.Combine(_uploads, uploadId, partId + ".part");
+            if (!ValidId(partId) || !File.Exists(path))
+            {
+                return (null, partId);
+            }
+            sizes.Add(new FileInfo(path).Length);
+        }
+        return (sizes, null);
+    }
+
+    /// <summary>Joins the parts in the order given into a new file, marks the upload completed and drops the parts.</summary>
+    public (EngineUpload Upload, EngineFile File) CompleteUpload(EngineUpload upload, IReadOnlyList<string> partIds, long now)
+    {
+        var streams = partIds.Select(p => (Stream)File.OpenRead(Path.Combine(_uploads, upload.Id, p + ".part"))).ToList();
+        EngineFile file;
+        try
+        {
+            file = AddFile(streams, upload.Filename, upload.Purpose, now);
+        }
+        finally
+        {
+            streams.ForEach(s => s.Dispose());
+        }
+        return (EndUpload(upload with { Status = "completed", FileId = file.Id }), file);
+    }
+
+    public EngineUpload CancelUpload(EngineUpload upload) => EndUpload(upload with { Status = "cancelled" });
+
+    private EngineUpload EndUpload(EngineUpload upload)
+    {
+        WriteJson(UploadRecordPath(upload.Id), upload);
+        foreach (var part in Directory.EnumerateFiles(Path.Combine(_uploads, upload.Id), "*.part"))
+        {
+            File.Delete(part);
+        }
+        return upload;
+    }
+
+    private string UploadRecordPath(string id) => Path.Combine(_uploads, id, "upload.json");
 
     // Model ids hold ':' (ft:base:local:suffix:job); file names get a reversible, safe form.
     private static string Key(string id) => Convert.ToHexStringLower(System.Text.Encoding.UTF8.GetBytes(id));

@@ -9,6 +9,9 @@ public sealed record EngineFile(string Id, long Bytes, long CreatedAt, string Fi
     public string Object { get; init; } = "file";
 }
 
+/// <summary>An upload in parts (OpenAI's Uploads API): pending until completed into a file, or cancelled.</summary>
+public sealed record EngineUpload(string Id, long Bytes, long CreatedAt, string Filename, string Purpose, string Status, string? FileId);
+
 public sealed record JobError(string Code, string Message, string? Param);
 
 public sealed record Hyperparameters(int NEpochs, int BatchSize, double LearningRateMultiplier);
