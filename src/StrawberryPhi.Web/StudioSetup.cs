@@ -37,9 +37,8 @@ public static class StudioSetup
     {
         builder.Services.AddDbContextFactory<StudioDbContext>((services, options) =>
         {
-            var studio = services.GetRequiredService<IOptions<StudioOptions>>().Value;
-            Directory.CreateDirectory(studio.DataDirectory);
-            options.UseSqlite($"Data Source={studio.DatabasePath}");
+            // PrepareStudioAsync creates the data directory (private to the user) before the first context.
+            options.UseSqlite($"Data Source={services.GetRequiredService<IOptions<StudioOptions>>().Value.DatabasePath}");
         });
         // The key ring lives in the data directory, outside the database, readable by this user only.
         builder.Services.AddKeyVault(Path.Combine(DataDirectoryOf(builder.Configuration), "keys"));

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
+using StrawberryPhi.Core.Datasets;
 
 namespace StrawberryPhi.Web.Datasets;
 
@@ -14,6 +15,7 @@ public sealed class DatasetFiles
 {
     private readonly string _root;
     private readonly string _staging;
+    private readonly RecentCache<LineIndex> _indexes = new(8);
 
     public DatasetFiles(IOptions<StudioOptions> options)
     {
@@ -24,7 +26,14 @@ public sealed class DatasetFiles
 
     public string PathOf(string storedFile) => Path.Combine(_root, storedFile);
 
-    public string IndexOf(string storedFile) => Path.Combine(_root, storedFile + ".lines");
+    /// <summary>
+    /// The line index of stored content: kept beside it on disk and, for the last few files, in memory, so paging
+    /// does not read the index file again. Content is never modified, so an index never goes stale.
+    /// </summary>
+    public LineIndex LineIndexOf(string storedFile, CancellationToken cancellationToken) =>
+        _indexes.Get(storedFile, () => LineIndex.OpenOrBuild(PathOf(storedFile), IndexPathOf(storedFile), cancellationToken));
+
+    private string IndexPathOf(string storedFile) => Path.Combine(_root, storedFile + ".lines");
 
     /// <summary>A fresh staging path for a file being produced.</summary>
     public string NewStagingPath(string extension = ".jsonl") => Path.Combine(_staging, $"{Guid.NewGuid():N}{extension}");
@@ -88,7 +97,7 @@ public sealed class DatasetFiles
     public void Delete(string storedFile)
     {
         File.Delete(PathOf(storedFile));
-        File.Delete(IndexOf(storedFile));
+        File.Delete(IndexPathOf(storedFile));
     }
 
     /// <summary>Leftovers of uploads or conversions cut short by a stop.</summary>

@@ -39,7 +39,8 @@ public sealed class DatasetService(
 {
     public const int MaxSearchMatches = 100_000;
     private static readonly string[] JsonlFormats = [nameof(DatasetFormat.ChatJsonl), nameof(DatasetFormat.PreferenceJsonl)];
-    private readonly SearchCache _searches = new();
+    /// <summary>The latest searches' matching lines, so that paging through results does not scan again.</summary>
+    private readonly RecentCache<IReadOnlyList<long>> _searches = new(8);
 
     public long MaxUploadBytes => options.Value.MaxUploadBytes;
 
@@ -160,7 +161,7 @@ public sealed class DatasetService(
 
     public async Task<IssuePage> IssuesAsync(Guid id, Severity? severity, string? code, string? text, int skip, int take, CancellationToken cancellationToken)
     {
-        var report = (await GetAsync(id, cancellationToken)).Report;
+        var report = ReadReport(await RowAsync(id, cancellationToken));
         if (report is null)
         {
             return new IssuePage(0, []);
@@ -192,7 +193,7 @@ public sealed class DatasetService(
         var tags = ReflectionTags.Default;
         return await Task.Run(() =>
         {
-            var index = LineIndex.OpenOrBuild(path, files.IndexOf(row.StoredFile), cancellationToken);
+            var index = files.LineIndexOf(row.StoredFile, cancellationToken);
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12, FileOptions.RandomAccess);
             if (string.IsNullOrWhiteSpace(search))
             {
@@ -200,7 +201,8 @@ public sealed class DatasetService(
                 var lines = index.Read(file, first, pageSize);
                 return new ExamplePage(index.Lines, page, pageSize, false, lines.Select((text, i) => ExampleView.Parse(first + i, text, tags)).ToList());
             }
-            var matches = _searches.Get(row.StoredFile, search.Trim(), () => LineSearch.Find(path, search.Trim(), MaxSearchMatches, cancellationToken));
+            var text = search.Trim();
+            var matches = _searches.Get(row.StoredFile + "\n" + text.ToUpperInvariant(), () => LineSearch.Find(path, text, MaxSearchMatches, cancellationToken));
             var items = matches.Skip(page * pageSize).Take(pageSize).Select(line => ExampleView.Parse(line, index.ReadLine(file, line), tags)).ToList();
             return new ExamplePage(matches.Count, page, pageSize, matches.Count >= MaxSearchMatches, items);
         }, cancellationToken);
@@ -212,7 +214,7 @@ public sealed class DatasetService(
         var path = files.PathOf(row.StoredFile);
         return await Task.Run(() =>
         {
-            var index = LineIndex.OpenOrBuild(path, files.IndexOf(row.StoredFile), cancellationToken);
+            var index = files.LineIndexOf(row.StoredFile, cancellationToken);
             if (line < 1 || line > index.Lines)
             {
                 throw StudioException.Invalid("line", $"Line {line} is outside the file (it has {index.Lines} lines).");
@@ -424,7 +426,8 @@ public sealed class DatasetService(
         events.Publish(StudioEventKind.DatasetChanged, row.Id);
     }
 
-    private async Task<Dataset> RowAsync(Guid id, CancellationToken cancellationToken)
+    /// <summary>The dataset's row, for services of the studio that need its stored facts without the report.</summary>
+    internal async Task<Dataset> RowAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         return await Find(context, id, cancellationToken);
@@ -463,37 +466,5 @@ public sealed class DatasetService(
         var name = Path.GetFileName(fileName.Replace('\\', '/'));
         name = new string(name.Where(c => !char.IsControl(c)).ToArray()).Trim();
         return name.Length == 0 ? "dataset.jsonl" : name.Length > 200 ? name[^200..] : name;
-    }
-
-    /// <summary>The latest searches' matching lines, so that paging through results does not scan again.</summary>
-    private sealed class SearchCache
-    {
-        private readonly Lock _lock = new();
-        private readonly LinkedList<(string Key, IReadOnlyList<long> Lines)> _entries = new();
-
-        public IReadOnlyList<long> Get(string file, string text, Func<IReadOnlyList<long>> search)
-        {
-            var key = file + "\n" + text.ToUpperInvariant();
-            lock (_lock)
-            {
-                foreach (var entry in _entries)
-                {
-                    if (entry.Key == key)
-                    {
-                        return entry.Lines;
-                    }
-                }
-            }
-            var lines = search();
-            lock (_lock)
-            {
-                _entries.AddFirst((key, lines));
-                while (_entries.Count > 8)
-                {
-                    _entries.RemoveLast();
-                }
-            }
-            return lines;
-        }
     }
 }

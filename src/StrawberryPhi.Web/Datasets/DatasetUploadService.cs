@@ -34,8 +34,7 @@ public sealed class DatasetUploadService(
     /// <summary>Starts (or retries) the upload of a dataset to a provider and returns at once; progress arrives as events.</summary>
     public async Task<UploadView> StartAsync(Guid datasetId, Guid providerId, CancellationToken cancellationToken)
     {
-        var detail = await datasets.GetAsync(datasetId, cancellationToken);
-        var dataset = detail.Summary;
+        var dataset = await datasets.RowAsync(datasetId, cancellationToken);
         var provider = await providers.GetAsync(providerId, cancellationToken);
         if (dataset.Status != DatasetStatus.Ready)
         {
@@ -64,7 +63,7 @@ public sealed class DatasetUploadService(
                 Id = Guid.CreateVersion7(time.GetUtcNow()),
                 DatasetId = datasetId,
                 ProviderId = providerId,
-                RemoteFileName = RemoteName(dataset.FileName, detail.Sha256),
+                RemoteFileName = RemoteName(dataset.FileName, dataset.Sha256),
                 Bytes = dataset.Bytes,
                 CreatedAt = time.GetUtcNow().UtcDateTime,
             };
