@@ -26,6 +26,26 @@ public class ModelTests
     }
 
     [Fact]
+    public async Task GptModel_BuiltOnSeveralThreadsAtOnce_StillSameInitialWeights()
+    {
+        // Jobs and tests build models concurrently: one build must not draw from another's random stream.
+        using var reference = new GptModel(ModelSize.Tiny);
+        using var start = new Barrier(4);
+        var builds = Enumerable.Range(0, 4).Select(_ => Task.Factory.StartNew(() =>
+        {
+            start.SignalAndWait(TimeSpan.FromSeconds(30));
+            var same = true;
+            for (var i = 0; i < 25; i++)
+            {
+                using var model = new GptModel(ModelSize.Tiny);
+                same &= reference.parameters().Zip(model.parameters()).All(pair => pair.First.eq(pair.Second).all().item<bool>());
+            }
+            return same;
+        }, TaskCreationOptions.LongRunning));
+        Assert.All(await Task.WhenAll(builds), Assert.True);
+    }
+
+    [Fact]
     public void Generate_SameSeed_SameOutput_AndLimitGivesLength()
     {
         using var model = new GptModel(ModelSize.Tiny);

@@ -15,16 +15,23 @@ public sealed class GptModel : Module<Tensor, Tensor>
     private readonly Linear _head;
     private readonly Tensor _causalMask;
 
+    private static readonly Lock InitLock = new();
+
     public GptModel(ModelSize size) : base(size.Name)
     {
         Size = size;
-        // A base model is a fixed-seed initialization: the same name always gives the same weights.
-        torch.random.manual_seed(size.InitSeed);
-        _tokens = Embedding(EngineVocabulary.Size, size.ModelDim);
-        _positions = Embedding(size.Context, size.ModelDim);
-        _blocks = TransformerEncoder(TransformerEncoderLayer(size.ModelDim, size.Heads, size.ModelDim * 4, 0.0), size.Layers);
-        _norm = LayerNorm(size.ModelDim);
-        _head = Linear(size.ModelDim, EngineVocabulary.Size);
+        // A base model is a fixed-seed initialization: the same name always gives the same weights. The layers draw
+        // their initial weights from libtorch's one global generator, so builds on other threads (concurrent jobs)
+        // must not reseed it or draw from it in between.
+        lock (InitLock)
+        {
+            torch.random.manual_seed(size.InitSeed);
+            _tokens = Embedding(EngineVocabulary.Size, size.ModelDim);
+            _positions = Embedding(size.Context, size.ModelDim);
+            _blocks = TransformerEncoder(TransformerEncoderLayer(size.ModelDim, size.Heads, size.ModelDim * 4, 0.0), size.Layers);
+            _norm = LayerNorm(size.ModelDim);
+            _head = Linear(size.ModelDim, EngineVocabulary.Size);
+        }
         _causalMask = torch.triu(torch.full(size.Context, size.Context, float.NegativeInfinity), 1);
         RegisterComponents();
     }

@@ -53,7 +53,8 @@ public static class Trainer
         var validationStart = 0;
         ArgumentOutOfRangeException.ThrowIfZero(examples.Count);
         torch.set_num_threads(options.Threads);
-        torch.random.manual_seed(options.Seed);
+        // Training draws no randomness from libtorch (no dropout), and reseeding its global generator here would
+        // disturb a model being built on another thread; the seed orders the examples.
         var random = new Random(options.Seed);
         var context = model.Size.Context;
         var stepsPerEpoch = (examples.Count + options.BatchSize - 1) / options.BatchSize;
