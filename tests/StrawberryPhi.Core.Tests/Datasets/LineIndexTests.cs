@@ -105,4 +105,21 @@ public sealed class LineSearchTests
         Assert.Equal([5L], LineSearch.Find(path, "ZÉBRA", 10));
         Assert.Empty(LineSearch.Find(path, "giraffe", 10));
     }
+
+    [Fact]
+    public void Find_SeesTextThatTheFileWritesEscaped()
+    {
+        using var directory = new TempDirectory();
+        var path = directory.Write("data.jsonl", string.Join('\n',
+            "{\"x\":\"caf\u00e9 au lait\"}",            // literal UTF-8
+            "{\"x\":\"caf\\u00e9 au lait\"}",           // Python's ensure_ascii
+            "{\"x\":\"CAF\\u00C9 AU LAIT\"}",           // upper-case hex
+            "{\"x\":\"she said \\\"hi\\\"\\nthen left\"}", // quotes and a newline escaped
+            "{\"x\":\"she said \\u0022hi\\u0022\"}",  // System.Text.Json's default encoder
+            "{\"x\":\"cafe\"}") + "\n");
+
+        Assert.Equal([1L, 2, 3], LineSearch.Find(path, "café au", 10));
+        Assert.Equal([4L, 5], LineSearch.Find(path, "said \"hi\"", 10));
+        Assert.Equal([4L], LineSearch.Find(path, "\"hi\"\nthen", 10));
+    }
 }
