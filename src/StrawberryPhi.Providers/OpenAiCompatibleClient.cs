@@ -28,10 +28,14 @@ public sealed class ProviderClientOptions
     public TimeSpan UploadRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 }
 
-/// <summary>Creates a client for a connection; the HTTP client is shared, the SDK clients are cheap per call.</summary>
-public sealed class ProviderClientFactory(HttpClient http, ProviderClientOptions options)
+/// <summary>Creates a client for a connection; the SDK clients are cheap per call.</summary>
+/// <param name="http">
+/// Gives the HTTP client for each new provider client: from <c>IHttpClientFactory</c> in a host, so pooled handlers
+/// are rotated (DNS changes are seen) while connections are still reused.
+/// </param>
+public sealed class ProviderClientFactory(Func<HttpClient> http, ProviderClientOptions options)
 {
-    public IProviderClient Create(ProviderEndpoint endpoint) => new OpenAiCompatibleClient(endpoint, http, options);
+    public IProviderClient Create(ProviderEndpoint endpoint) => new OpenAiCompatibleClient(endpoint, http(), options);
 }
 
 /// <summary>

@@ -49,8 +49,11 @@ public static class StudioSetup
     {
         builder.Services.AddHttpClient(ProviderHttpClient, client => client.Timeout = Timeout.InfiniteTimeSpan);
         builder.Services.AddSingleton(new ProviderClientOptions());
-        builder.Services.AddSingleton(services => new ProviderClientFactory(
-            services.GetRequiredService<IHttpClientFactory>().CreateClient(ProviderHttpClient), services.GetRequiredService<ProviderClientOptions>()));
+        builder.Services.AddSingleton(services =>
+        {
+            var http = services.GetRequiredService<IHttpClientFactory>();
+            return new ProviderClientFactory(() => http.CreateClient(ProviderHttpClient), services.GetRequiredService<ProviderClientOptions>());
+        });
         builder.Services.AddSingleton<ProviderConnectionService>();
     }
 

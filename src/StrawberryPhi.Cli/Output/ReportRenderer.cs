@@ -1,5 +1,6 @@
 using Spectre.Console;
 using StrawberryPhi.Core.Catalog;
+using StrawberryPhi.Core.Datasets;
 using StrawberryPhi.Core.Tokens;
 using StrawberryPhi.Core.Validation;
 
@@ -11,7 +12,7 @@ internal static class ReportRenderer
     public static void Render(IAnsiConsole console, ValidationReport report, bool listIssues, int maxPerCode)
     {
         var kind = report.Kind == DatasetKind.Preference ? "preference JSONL" : "chat JSONL";
-        console.MarkupLine($"[bold]{Markup.Escape(Path.GetFileName(report.File))}[/]  {kind} · {report.Examples:N0} examples · {Size(report.Bytes)} · {report.Elapsed.TotalSeconds:0.00} s");
+        console.MarkupLine($"[bold]{Markup.Escape(Path.GetFileName(report.File))}[/]  {kind} · {report.Examples:N0} examples · {ByteSize.Format(report.Bytes)} · {report.Elapsed.TotalSeconds:0.00} s");
 
         var info = report.Counts.Sum(c => c.Value) - report.Errors - report.Warnings;
         var verdict = report.HasErrors
@@ -103,12 +104,4 @@ internal static class ReportRenderer
     }
 
     private static string Plural(long count) => count == 1 ? "" : "s";
-
-    internal static string Size(long bytes) => bytes switch
-    {
-        < 1024 => $"{bytes} B",
-        < 1024 * 1024 => $"{bytes / 1024.0:0.0} KB",
-        < 1024L * 1024 * 1024 => $"{bytes / 1024.0 / 1024:0.0} MB",
-        _ => $"{bytes / 1024.0 / 1024 / 1024:0.00} GB",
-    };
 }

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
+using StrawberryPhi.Core.Datasets;
 using StrawberryPhi.Core.Validation;
 using StrawberryPhi.Web.Datasets;
 
@@ -47,7 +48,7 @@ internal static class DatasetsApi
         if (request.ContentLength is { } length && length > datasets.MaxUploadBytes + (64 * 1024))
         {
             return TypedResults.Problem(
-                $"The upload is {DatasetFiles.Bytes(length)}; the limit is {DatasetFiles.Bytes(datasets.MaxUploadBytes)} (setting Studio:MaxUploadBytes).",
+                $"The upload is {ByteSize.Format(length)}; the limit is {ByteSize.Format(datasets.MaxUploadBytes)} (setting Studio:MaxUploadBytes).",
                 statusCode: StatusCodes.Status413PayloadTooLarge, title: "Too large");
         }
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || !type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)

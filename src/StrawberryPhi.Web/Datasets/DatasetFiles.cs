@@ -55,7 +55,7 @@ public sealed class DatasetFiles
                     total += read;
                     if (total > maxBytes)
                     {
-                        throw new StudioException(StudioError.TooLarge, $"The file is larger than the upload limit of {Bytes(maxBytes)} (setting Studio:MaxUploadBytes).");
+                        throw new StudioException(StudioError.TooLarge, $"The file is larger than the upload limit of {ByteSize.Format(maxBytes)} (setting Studio:MaxUploadBytes).");
                     }
                     hash.AppendData(buffer, 0, read);
                     await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
@@ -108,12 +108,4 @@ public sealed class DatasetFiles
             File.Delete(file);
         }
     }
-
-    public static string Bytes(long bytes) => bytes switch
-    {
-        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.#} GB",
-        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.#} MB",
-        >= 1L << 10 => $"{bytes / (double)(1L << 10):0.#} KB",
-        _ => $"{bytes} bytes",
-    };
 }

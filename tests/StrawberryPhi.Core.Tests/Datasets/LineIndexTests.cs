@@ -123,3 +123,17 @@ public sealed class LineSearchTests
         Assert.Equal([4L], LineSearch.Find(path, "\"hi\"\nthen", 10));
     }
 }
+
+public sealed class ByteSizeTests
+{
+    [Theory]
+    [InlineData(0, "0 B")]
+    [InlineData(1023, "1023 B")]
+    [InlineData(1024, "1 KB")]
+    [InlineData(4 * 1024 + 512, "4.5 KB")]
+    [InlineData(512L * 1024 * 1024, "512 MB")]
+    [InlineData(3L * 1024 * 1024 * 1024 / 2, "1.5 GB")]
+    [InlineData(2L * 1024 * 1024 * 1024 + 1024 * 1024 * 1024 / 4, "2.25 GB")]
+    public void Format_UsesBinaryUnitsWithoutTrailingZeros(long bytes, string expected) =>
+        Assert.Equal(expected, ByteSize.Format(bytes, System.Globalization.CultureInfo.InvariantCulture));
+}

@@ -58,9 +58,10 @@ window.studio = {
   },
 };
 
+// The same form as ByteSize.Format on the server: "812 B", "4 KB", "1.5 MB", "2.25 GB".
 function formatBytes(bytes) {
-  const units = ['bytes', 'KB', 'MB', 'GB'];
+  const units = ['B', 'KB', 'MB', 'GB'];
   let i = 0;
   while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
-  return `${i === 0 ? bytes : bytes.toFixed(1)} ${units[i]}`;
+  return `${Number(bytes.toFixed(i === 3 ? 2 : 1))} ${units[i]}`;
 }
