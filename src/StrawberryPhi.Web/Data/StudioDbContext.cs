@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace StrawberryPhi.Web.Data;
 
@@ -11,6 +12,19 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
     public DbSet<DatasetUpload> DatasetUploads => Set<DatasetUpload>();
 
     public DbSet<StudioSettings> Settings => Set<StudioSettings>();
+
+    /// <summary>
+    /// Every time the studio stores is UTC; SQLite keeps no kind, so values read back are marked UTC again (otherwise
+    /// the API would send them without a zone and clients would read them as local time).
+    /// </summary>
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcConverter>();
+    }
+
+    private sealed class UtcConverter() : ValueConverter<DateTime, DateTime>(
+        value => value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : value,
+        value => DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

@@ -36,6 +36,27 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
     }
 
     [Fact]
+    public async Task Times_ReadBackFromTheDatabase_AreSentAsUtc()
+    {
+        var created = await host.UploadAsync(StudioHost.Example("reflection-sample.jsonl"), "times.jsonl");
+        await host.WaitValidatedAsync(created.Id);
+        var connections = host.Service<ProviderConnectionService>();
+        var local = (await connections.ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
+        await connections.TestAsync(local.Id, CancellationToken.None);
+
+        using var api = host.Api();
+        using var datasets = JsonDocument.Parse(await api.GetStringAsync(new Uri("api/datasets", UriKind.Relative)));
+        var row = datasets.RootElement.EnumerateArray().Single(d => d.GetProperty("id").GetGuid() == created.Id);
+        using var providers = JsonDocument.Parse(await api.GetStringAsync(new Uri("api/providers", UriKind.Relative)));
+        var provider = providers.RootElement.EnumerateArray().Single(p => p.GetProperty("id").GetGuid() == local.Id);
+
+        // SQLite keeps no kind: without marking them UTC again they came back zone-less and clients read local time.
+        Assert.EndsWith("Z", row.GetProperty("createdAt").GetString(), StringComparison.Ordinal);
+        Assert.EndsWith("Z", provider.GetProperty("lastTestedAt").GetString(), StringComparison.Ordinal);
+        Assert.Equal(DateTimeKind.Utc, (await Datasets.GetAsync(created.Id, CancellationToken.None)).Summary.CreatedAt.Kind);
+    }
+
+    [Fact]
     public async Task Examples_PageBySizeAndSearch_ReadTheRightLines()
     {
         var created = await host.UploadAsync(StudioHost.Example("with-defects.jsonl"), "preview.jsonl");
