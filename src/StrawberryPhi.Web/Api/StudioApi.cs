@@ -18,6 +18,9 @@ public static class StudioApi
             return Task.CompletedTask;
         }));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+        // Outside Development a body or query that does not bind is answered with a bare 400; throwing lets the
+        // handler below say what was wrong and where.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
     }
 
     public static void MapStudioApi(this WebApplication app)
@@ -35,7 +38,7 @@ internal sealed class StudioExceptionHandler(IProblemDetailsService problems) : 
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
-        var (status, title, field) = exception switch
+        var (status, title, detail, field) = exception switch
         {
             StudioException e => (e.StatusCode, e.Error switch
             {
@@ -44,18 +47,18 @@ internal sealed class StudioExceptionHandler(IProblemDetailsService problems) : 
                 StudioError.Conflict => "Not possible now",
                 StudioError.TooLarge => "Too large",
                 _ => "Provider error",
-            }, e.Field),
-            ProviderException => (StatusCodes.Status502BadGateway, "Provider error", (string?)null),
-            KeyVaultException => (StatusCodes.Status409Conflict, "Stored key unreadable", "apiKey"),
-            BadHttpRequestException e => (e.StatusCode, "Bad request", null),
-            _ => (0, "", null),
+            }, e.Message, e.Field),
+            ProviderException => (StatusCodes.Status502BadGateway, "Provider error", exception.Message, (string?)null),
+            KeyVaultException => (StatusCodes.Status409Conflict, "Stored key unreadable", exception.Message, "apiKey"),
+            BadHttpRequestException e => BadRequestWording.Describe(e),
+            _ => (0, "", "", null),
         };
         if (status == 0)
         {
             return false;
         }
         context.Response.StatusCode = status;
-        var details = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = exception.Message };
+        var details = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail };
         if (field is not null)
         {
             details.Extensions["field"] = field;

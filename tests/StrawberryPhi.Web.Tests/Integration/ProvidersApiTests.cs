@@ -182,6 +182,37 @@ public sealed class ProvidersApiTests(StudioHost host) : IClassFixture<StudioHos
         Assert.False(string.IsNullOrEmpty(problem.RootElement.GetProperty("detail").GetString()));
     }
 
+    [Theory]
+    [InlineData("{bad", null, "not valid JSON (line 1, byte 2)")]
+    [InlineData("{\"name\":\"x\",\n\"kind\":\"Foo\"}", "kind", "\"kind\" (line 2, byte 13): it must be one of OpenAI, AzureOpenAI, Custom, Local")]
+    [InlineData("{\"name\":42,\"kind\":\"OpenAI\"}", "name", "\"name\" (line 1, byte 11): it must be a string")]
+    [InlineData("", null, "This request needs a JSON body")]
+    public async Task Create_MalformedBody_Is400SayingWhatAndWhere(string body, string? field, string detail)
+    {
+        using var api = host.Api();
+        using var response = await api.PostAsync(new Uri("api/providers", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Contains(detail, problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(field, problem.RootElement.TryGetProperty("field", out var named) ? named.GetString() : null);
+        Assert.DoesNotContain("StrawberryPhi.", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("api/datasets/01a20bca-124d-7f47-8767-27bdd2082f78/examples?page=abc", "page", "\"page\" must be a whole number; \"abc\" is not.")]
+    [InlineData("api/datasets/01a20bca-124d-7f47-8767-27bdd2082f78/issues?severity=bad", "severity", "\"severity\" must be one of Info, Warning, Error")]
+    public async Task Query_ThatDoesNotBind_Is400NamingTheParameter(string url, string field, string detail)
+    {
+        using var api = host.Api();
+        using var response = await api.GetAsync(new Uri(url, UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Contains(detail, problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(field, problem.RootElement.GetProperty("field").GetString());
+    }
+
     [Fact]
     public async Task Delete_BuiltInEngine_IsRefused()
     {
