@@ -76,6 +76,9 @@ public static class StudioSetup
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
+        // Run from the build output in any environment (not only Development), the packages' assets (MudBlazor's CSS
+        // and scripts) are found through the build's manifest; a published app has them in wwwroot and no manifest.
+        builder.WebHost.UseStaticWebAssets();
     }
 
     /// <summary>Migrates the database, adds the built-in local engine connection, and refuses non-loopback addresses.</summary>

@@ -208,3 +208,13 @@ internal sealed class CollectingLoggerProvider(ConcurrentQueue<string> messages)
             messages.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
     }
 }
+
+/// <summary>A studio in the Production environment, as <c>dotnet StrawberryPhi.Web.dll</c> runs it without launch settings.</summary>
+public sealed class ProductionStudioHost : StudioHost
+{
+    protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseEnvironment("Production");
+    }
+}
