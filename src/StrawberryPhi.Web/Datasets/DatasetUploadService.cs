@@ -31,20 +31,23 @@ public sealed class DatasetUploadService(
         return rows.OrderByDescending(r => r.Upload.CreatedAt).Select(r => View(r.Upload, r.Name)).ToList();
     }
 
+    /// <summary>Why a dataset in this state cannot go to a provider, or null when it can.</summary>
+    public static string? WhyNotUploadable(DatasetStatus status, long errors) => status switch
+    {
+        DatasetStatus.NeedsImport => "Import this file into chat JSONL first; providers take JSONL only.",
+        not DatasetStatus.Ready => "Wait for the validation to finish before uploading.",
+        _ when errors > 0 => $"The dataset has {errors} validation error{(errors == 1 ? "" : "s")}; the provider would reject it. Fix them or make a cleaned copy first.",
+        _ => null,
+    };
+
     /// <summary>Starts (or retries) the upload of a dataset to a provider and returns at once; progress arrives as events.</summary>
     public async Task<UploadView> StartAsync(Guid datasetId, Guid providerId, CancellationToken cancellationToken)
     {
         var dataset = await datasets.RowAsync(datasetId, cancellationToken);
         var provider = await providers.GetAsync(providerId, cancellationToken);
-        if (dataset.Status != DatasetStatus.Ready)
+        if (WhyNotUploadable(dataset.Status, dataset.Errors) is { } reason)
         {
-            throw new StudioException(StudioError.Conflict, dataset.Status == DatasetStatus.NeedsImport
-                ? "Import this file into chat JSONL first; providers take JSONL only."
-                : "Wait for the validation to finish before uploading.");
-        }
-        if (dataset.Errors > 0)
-        {
-            throw new StudioException(StudioError.Conflict, $"The dataset has {dataset.Errors} validation error{(dataset.Errors == 1 ? "" : "s")}; the provider would reject it. Fix them or make a cleaned copy first.");
+            throw new StudioException(StudioError.Conflict, reason);
         }
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         var row = await context.DatasetUploads.FirstOrDefaultAsync(u => u.DatasetId == datasetId && u.ProviderId == providerId, cancellationToken);

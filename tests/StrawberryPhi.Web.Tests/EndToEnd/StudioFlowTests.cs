@@ -106,6 +106,11 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
         await Expect(page.Locator("[data-testid=token-histogram]")).ToBeVisibleAsync();
         await Expect(page.Locator("[data-testid=estimate]")).ToContainTextAsync("gpt-4o-mini-2024-07-18");
 
+        // A dataset with errors is not offered to a provider, and the page says why.
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Upload to provider" }).ClickAsync();
+        await Expect(page.Locator("[data-testid=not-uploadable]")).ToContainTextAsync("4 validation errors");
+        await Expect(page.Locator("[data-testid=upload-button]")).ToBeDisabledAsync();
+
         // Split: two new datasets, recorded as made from this one.
         var original = page.Url;
         await page.GetByRole(AriaRole.Tab, new() { Name = "Transform" }).ClickAsync();
@@ -138,6 +143,13 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
         await Expect(page.Locator("[data-testid=provenance]")).ToContainTextAsync("import of qa");
         await Expect(page.Locator("[data-testid=validation-report]")).ToContainTextAsync("12 examples");
         await Expect(page.Locator("[data-testid=error-count]")).ToHaveTextAsync("0 errors");
+
+        // The clean dataset goes to the built-in engine, and the page shows the provider's file id.
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Upload to provider" }).ClickAsync();
+        await Expect(page.Locator("[data-testid=not-uploadable]")).ToHaveCountAsync(0);
+        await page.ClickAsync("[data-testid=upload-button]");
+        await Expect(page.Locator("[data-testid=upload-status]")).ToHaveTextAsync("uploaded");
+        await Expect(page.Locator("[data-testid=remote-file-id]")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^file-[0-9a-f]+$"));
     }
 
     [Fact]
