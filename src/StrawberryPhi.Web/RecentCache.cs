@@ -36,4 +36,20 @@ internal sealed class RecentCache<TValue>(int capacity)
         }
         return value;
     }
+
+    /// <summary>Drops the value of a key whose input is gone.</summary>
+    public void Remove(string key)
+    {
+        lock (_lock)
+        {
+            for (var node = _entries.First; node is not null; node = node.Next)
+            {
+                if (node.Value.Key == key)
+                {
+                    _entries.Remove(node);
+                    return;
+                }
+            }
+        }
+    }
 }

@@ -11,11 +11,12 @@ public sealed record StagedFile(string Path, string Sha256, long Bytes);
 /// Dataset content on disk: <c>datasets/{sha256}{ext}</c>, written once and never modified; a line index beside it
 /// (<c>.lines</c>) for random access; a staging folder for uploads and derived files in progress.
 /// </summary>
-public sealed class DatasetFiles
+public sealed class DatasetFiles : IDisposable
 {
     private readonly string _root;
     private readonly string _staging;
     private readonly RecentCache<LineIndex> _indexes = new(8);
+    private readonly SemaphoreSlim _contentLock = new(1, 1);
 
     public DatasetFiles(IOptions<StudioOptions> options)
     {
@@ -78,24 +79,67 @@ public sealed class DatasetFiles
         return new StagedFile(path, Convert.ToHexStringLower(sha), file.Length);
     }
 
-    /// <summary>Moves a staged file to its content address (or drops it when that content is already kept).</summary>
-    public string Keep(StagedFile staged, string extension)
+    /// <summary>
+    /// Moves a staged file to its content address (or drops it when that content is already kept) and records the
+    /// dataset that uses it, as one step: content is shared by datasets with the same bytes, so a delete that ran in
+    /// between could remove the file the new dataset has just been given. New content is removed again when the
+    /// record fails.
+    /// </summary>
+    public async Task<T> KeepAsync<T>(StagedFile staged, string extension, Func<string, Task<T>> record, CancellationToken cancellationToken)
     {
         var stored = staged.Sha256 + extension;
         var target = PathOf(stored);
-        if (File.Exists(target))
+        await _contentLock.WaitAsync(cancellationToken);
+        try
         {
-            File.Delete(staged.Path);
+            var added = !File.Exists(target);
+            if (added)
+            {
+                File.Move(staged.Path, target);
+            }
+            else
+            {
+                File.Delete(staged.Path);
+            }
+            try
+            {
+                return await record(stored);
+            }
+            catch when (added)
+            {
+                Delete(stored);
+                throw;
+            }
         }
-        else
+        finally
         {
-            File.Move(staged.Path, target);
+            _contentLock.Release();
         }
-        return stored;
     }
 
-    public void Delete(string storedFile)
+    /// <summary>
+    /// Forgets a dataset (<paramref name="forget"/> removes its row and says whether another dataset still uses the
+    /// content) and deletes the content when none does, as one step with <see cref="KeepAsync{T}"/>.
+    /// </summary>
+    public async Task ForgetAsync(string storedFile, Func<Task<bool>> forget, CancellationToken cancellationToken)
     {
+        await _contentLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (!await forget())
+            {
+                Delete(storedFile);
+            }
+        }
+        finally
+        {
+            _contentLock.Release();
+        }
+    }
+
+    private void Delete(string storedFile)
+    {
+        _indexes.Remove(storedFile);
         File.Delete(PathOf(storedFile));
         File.Delete(IndexPathOf(storedFile));
     }
@@ -108,4 +152,6 @@ public sealed class DatasetFiles
             File.Delete(file);
         }
     }
+
+    public void Dispose() => _contentLock.Dispose();
 }

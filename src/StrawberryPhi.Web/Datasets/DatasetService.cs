@@ -92,11 +92,14 @@ public sealed class DatasetService(
                 // Anything else is validated too, so the report names the problem at its line (or the file's).
                 _ => (DatasetStatus.Validating, null),
             };
-            var stored = files.Keep(staged, extension is ".jsonl" or ".csv" or ".parquet" or ".json" or ".tsv" ? extension : ".dat");
-            var row = NewRow(Path.GetFileNameWithoutExtension(fileName), fileName, stored, staged, detection.Format.ToString(), "upload", null, null);
-            row.Status = status;
-            row.StatusMessage = message;
-            await AddAsync(row, cancellationToken);
+            var row = await files.KeepAsync(staged, extension is ".jsonl" or ".csv" or ".parquet" or ".json" or ".tsv" ? extension : ".dat", async stored =>
+            {
+                var row = NewRow(Path.GetFileNameWithoutExtension(fileName), fileName, stored, staged, detection.Format.ToString(), "upload", null, null);
+                row.Status = status;
+                row.StatusMessage = message;
+                await AddAsync(row, cancellationToken);
+                return row;
+            }, cancellationToken);
             logger.LogInformation("Stored dataset {DatasetId} ({Bytes} bytes, {Format})", row.Id, row.Bytes, row.Format);
             return Summary(row);
         }
@@ -149,12 +152,12 @@ public sealed class DatasetService(
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         var row = await Find(context, id, cancellationToken);
         context.Datasets.Remove(row);
-        await context.SaveChangesAsync(cancellationToken);
         // The content may be shared by another dataset with the same bytes.
-        if (!await context.Datasets.AnyAsync(d => d.StoredFile == row.StoredFile, cancellationToken))
+        await files.ForgetAsync(row.StoredFile, async () =>
         {
-            files.Delete(row.StoredFile);
-        }
+            await context.SaveChangesAsync(cancellationToken);
+            return await context.Datasets.AnyAsync(d => d.StoredFile == row.StoredFile, CancellationToken.None);
+        }, cancellationToken);
         logger.LogInformation("Removed dataset {DatasetId}", id);
         events.Publish(StudioEventKind.DatasetChanged, id);
     }
@@ -378,12 +381,15 @@ public sealed class DatasetService(
         try
         {
             var staged = await DatasetFiles.HashAsync(output, cancellationToken);
-            var stored = files.Keep(staged, ".jsonl");
-            var format = DatasetFormatDetector.Detect(files.PathOf(stored)).Format;
+            var format = DatasetFormatDetector.Detect(output).Format;
             var fileName = $"{Path.GetFileNameWithoutExtension(parent.FileName)}.{origin}.jsonl";
-            var row = NewRow(name, fileName, stored, staged, format.ToString(), origin, detail, parent);
-            row.ReflectionChecks = reflection || parent.ReflectionChecks;
-            await AddAsync(row, cancellationToken);
+            var row = await files.KeepAsync(staged, ".jsonl", async stored =>
+            {
+                var row = NewRow(name, fileName, stored, staged, format.ToString(), origin, detail, parent);
+                row.ReflectionChecks = reflection || parent.ReflectionChecks;
+                await AddAsync(row, cancellationToken);
+                return row;
+            }, cancellationToken);
             logger.LogInformation("Made dataset {DatasetId} from {ParentId} ({Origin})", row.Id, parent.Id, origin);
             return Summary(row);
         }

@@ -135,6 +135,42 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
     }
 
     [Fact]
+    public async Task SameBytes_UploadedAndDeletedAtOnce_EveryRemainingDatasetKeepsItsFile()
+    {
+        var unique = Path.Combine(host.DataDirectory, "..", $"race-{Guid.NewGuid():N}.jsonl");
+        await File.WriteAllTextAsync(unique, $$"""{"messages":[{"role":"user","content":"{{Guid.NewGuid():N}}"},{"role":"assistant","content":"ok"}]}""" + "\n");
+        try
+        {
+            // Identical uploads at once: each is kept, and all share one file.
+            var first = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => host.UploadAsync(unique, $"race-{i}.jsonl")));
+            var stored = Path.Combine(host.DataDirectory, "datasets", (await Datasets.GetAsync(first[0].Id, CancellationToken.None)).Sha256 + ".jsonl");
+            Assert.True(File.Exists(stored));
+
+            // Deleting all of them while the same bytes arrive again: the file stays for the new ones.
+            using var api = host.Api();
+            var deletes = first.Select(d => api.DeleteAsync(new Uri($"api/datasets/{d.Id}", UriKind.Relative)));
+            var uploads = Enumerable.Range(0, 3).Select(i => host.UploadAsync(unique, $"again-{i}.jsonl"));
+            var deleted = Task.WhenAll(deletes);
+            var again = await Task.WhenAll(uploads);
+            foreach (var response in await deleted)
+            {
+                Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+                response.Dispose();
+            }
+
+            Assert.True(File.Exists(stored), "datasets uploaded again still use the file");
+            foreach (var dataset in again)
+            {
+                Assert.Equal(1, (await Datasets.ExamplesAsync(dataset.Id, 0, 10, null, CancellationToken.None)).Total);
+            }
+        }
+        finally
+        {
+            File.Delete(unique);
+        }
+    }
+
+    [Fact]
     public async Task Delete_RemovesTheRowAndTheFileOnlyWhenNoOtherDatasetSharesIt_ChildrenStay()
     {
         // Content no other test uploads, with one duplicate so that the de-duplicated child has other bytes.
