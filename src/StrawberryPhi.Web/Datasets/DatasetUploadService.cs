@@ -18,9 +18,14 @@ public sealed record UploadView(
 /// </summary>
 public sealed class DatasetUploadService(
     IDbContextFactory<StudioDbContext> db, DatasetService datasets, ProviderConnectionService providers, TimeProvider time,
-    StudioEvents events, IHostApplicationLifetime lifetime, ILogger<DatasetUploadService> logger)
+    StudioEvents events, IHostApplicationLifetime lifetime, ILogger<DatasetUploadService> logger) : IDisposable
 {
     private readonly ConcurrentDictionary<Guid, Task> _running = new();
+
+    /// <summary>One start at a time: two at once (a double click, two API calls) would both find no upload and start two.</summary>
+    private readonly SemaphoreSlim _starting = new(1, 1);
+
+    public void Dispose() => _starting.Dispose();
 
     public async Task<IReadOnlyList<UploadView>> ListAsync(Guid datasetId, CancellationToken cancellationToken)
     {
@@ -49,6 +54,20 @@ public sealed class DatasetUploadService(
         {
             throw new StudioException(StudioError.Conflict, reason);
         }
+        await _starting.WaitAsync(cancellationToken);
+        try
+        {
+            return await StartOnceAsync(dataset, provider, cancellationToken);
+        }
+        finally
+        {
+            _starting.Release();
+        }
+    }
+
+    private async Task<UploadView> StartOnceAsync(Dataset dataset, ProviderView provider, CancellationToken cancellationToken)
+    {
+        var (datasetId, providerId) = (dataset.Id, provider.Id);
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         var row = await context.DatasetUploads.FirstOrDefaultAsync(u => u.DatasetId == datasetId && u.ProviderId == providerId, cancellationToken);
         if (row is { Status: UploadStatus.Uploaded })

@@ -265,6 +265,23 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
     }
 
     [Fact]
+    public async Task UploadToProvider_StartedTwentyTimesAtOnce_UploadsOnce()
+    {
+        var (dataset, local) = await ValidDatasetAndLocalEngineAsync("double-click.jsonl");
+        var uploads = host.Service<DatasetUploadService>();
+
+        var started = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() => uploads.StartAsync(dataset.Id, local.Id, CancellationToken.None))));
+        await Task.WhenAll(started.Select(s => uploads.WaitAsync(s.Id))).WaitAsync(StudioHost.Timeout);
+
+        Assert.Single(started.Select(s => s.Id).Distinct());
+        var upload = Assert.Single(await uploads.ListAsync(dataset.Id, CancellationToken.None));
+        Assert.Equal(UploadStatus.Uploaded, upload.Status);
+        Assert.Equal(1, upload.Attempts);
+        var client = await host.Service<ProviderConnectionService>().ClientAsync(local.Id, CancellationToken.None);
+        Assert.Single(await client.ListFilesAsync(CancellationToken.None), f => f.FileName == upload.RemoteFileName);
+    }
+
+    [Fact]
     public async Task UploadToProvider_FailsEveryTime_IsMarkedFailedWithTheReason_ThenRetrySucceedsOnce()
     {
         var (dataset, local) = await ValidDatasetAndLocalEngineAsync("flaky.jsonl");
