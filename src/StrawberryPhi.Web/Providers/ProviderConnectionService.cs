@@ -56,7 +56,7 @@ public sealed class ProviderConnectionService(
         var row = new ProviderConnection { Id = Guid.CreateVersion7(time.GetUtcNow()), Name = "", CreatedAt = now, UpdatedAt = now };
         await Apply(context, row, input, cancellationToken);
         context.Providers.Add(row);
-        await context.SaveChangesAsync(cancellationToken);
+        await SaveNamedAsync(context, row.Name, cancellationToken);
         logger.LogInformation("Added provider connection {ProviderId} ({Kind})", row.Id, row.Kind);
         events.Publish(StudioEventKind.ProvidersChanged, row.Id);
         return View(row);
@@ -77,10 +77,23 @@ public sealed class ProviderConnectionService(
         }
         await Apply(context, row, input, cancellationToken);
         row.UpdatedAt = time.GetUtcNow().UtcDateTime;
-        await context.SaveChangesAsync(cancellationToken);
+        await SaveNamedAsync(context, row.Name, cancellationToken);
         logger.LogInformation("Updated provider connection {ProviderId}", row.Id);
         events.Publish(StudioEventKind.ProvidersChanged, row.Id);
         return View(row);
+    }
+
+    /// <summary>Saves a connection; a name another save took in the meantime (the unique index) is said as such.</summary>
+    private static async Task SaveNamedAsync(StudioDbContext context, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await context.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException e) when (e.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteExtendedErrorCode: 2067 })
+        {
+            throw StudioException.Invalid("name", $"A connection named \"{name}\" already exists.");
+        }
     }
 
     public async Task DeleteAsync(Guid id, CancellationToken cancellationToken)

@@ -214,6 +214,27 @@ public sealed class ProvidersApiTests(StudioHost host) : IClassFixture<StudioHos
     }
 
     [Fact]
+    public async Task Create_SameNameTenTimesAtOnce_OneIsAddedTheOthersAreToldWhy()
+    {
+        using var api = host.Api();
+        var body = """{"name":"Twin","kind":"Custom","baseUrl":"http://127.0.0.1:9/v1"}""";
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ =>
+            api.PostAsync(new Uri("api/providers", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/json"))));
+
+        Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Created);
+        foreach (var refused in responses.Where(r => r.StatusCode != HttpStatusCode.Created))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("A connection named \\\"Twin\\\" already exists.", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Delete_BuiltInEngine_IsRefused()
     {
         var local = (await host.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
