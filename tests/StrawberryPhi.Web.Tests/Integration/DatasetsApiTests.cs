@@ -245,6 +245,8 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
     {
         var (dataset, local) = await ValidDatasetAndLocalEngineAsync("upload-me.jsonl");
         var uploads = host.Service<DatasetUploadService>();
+        // Other tests of this class send requests through the same host: only this test's count.
+        var mark = host.Faults.Requests.Count;
         // Every upload attempt reaches the engine, which stores the file, but its answer is lost.
         host.Faults.Rule = (request, _) => request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath.EndsWith("/files", StringComparison.Ordinal) ? new Fault.DropResponse() : null;
 
@@ -257,7 +259,7 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
         Assert.StartsWith("file-", upload.RemoteFileId, StringComparison.Ordinal);
         var client = await host.Service<ProviderConnectionService>().ClientAsync(local.Id, CancellationToken.None);
         Assert.Single(await client.ListFilesAsync(CancellationToken.None), f => f.FileName == upload.RemoteFileName);
-        Assert.Single(host.Faults.Requests, r => r.Method == HttpMethod.Post && r.Uri.AbsolutePath.EndsWith("/files", StringComparison.Ordinal));
+        Assert.Single(host.Faults.Requests.Skip(mark), r => r.Method == HttpMethod.Post && r.Uri.AbsolutePath.EndsWith("/files", StringComparison.Ordinal));
 
         // Asking again is a no-op: the dataset is already there.
         var again = await uploads.StartAsync(dataset.Id, local.Id, CancellationToken.None);
