@@ -40,6 +40,7 @@ public sealed class DatasetUploadService(
     public static string? WhyNotUploadable(DatasetStatus status, long errors) => status switch
     {
         DatasetStatus.NeedsImport => "Import this file into chat JSONL first; providers take JSONL only.",
+        DatasetStatus.Failed => "The validation could not run; validate the dataset again before uploading.",
         not DatasetStatus.Ready => "Wait for the validation to finish before uploading.",
         _ when errors > 0 => $"The dataset has {errors} validation error{(errors == 1 ? "" : "s")}; the provider would reject it. Fix them or make a cleaned copy first.",
         _ => null,

@@ -29,4 +29,18 @@ public sealed class ProductionTests(ProductionStudioHost host) : IClassFixture<P
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("must be one of OpenAI, AzureOpenAI, Custom, Local", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task LocalEngine_BadQuery_AnswersInOpenAisErrorShape()
+    {
+        using var api = host.Api();
+        using var response = await api.GetAsync(new Uri("local/v1/fine_tuning/jobs?limit=many", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var body = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var error = body.RootElement.GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Equal("limit", error.GetProperty("param").GetString());
+        Assert.Equal("\"limit\" must be a whole number; \"many\" is not.", error.GetProperty("message").GetString());
+    }
 }
