@@ -160,6 +160,22 @@ public sealed class ApiContractTests(EngineHost host) : IClassFixture<EngineHost
         Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
     }
 
+    [Theory]
+    [InlineData("v1/fine_tuning/jobs?limit=many")]
+    [InlineData("v1/fine_tuning/jobs?limit=0")]
+    [InlineData("v1/fine_tuning/jobs?limit=101")]
+    public async Task List_BadLimit_400InOpenAiShape(string path)
+    {
+        using var http = new HttpClient { BaseAddress = host.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Authorization = new("Bearer", EngineHost.Key);
+        using var response = await http.SendAsync(request).WaitAsync(Timeout);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
+        Assert.Equal("limit", error.GetProperty("param").GetString());
+        Assert.StartsWith("'limit' must be a whole number from 1 to 100", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task AnyRequest_WrongKey_401()
     {

@@ -26,14 +26,14 @@ internal static class FineTuningApi
             engine.Store.DeleteFile(id) ? Results.Json(new { id, @object = "file", deleted = true }, Json) : FileNotFound(id));
 
         group.MapPost("/fine_tuning/jobs", CreateJob);
-        group.MapGet("/fine_tuning/jobs", (LocalEngine engine, string? after, int? limit) =>
+        group.MapGet("/fine_tuning/jobs", (LocalEngine engine, string? after, string? limit) =>
             Page(engine.Store.ListJobs(), j => j.Id, after, limit, j => JobJson(j)));
         group.MapGet("/fine_tuning/jobs/{id}", (string id, LocalEngine engine) =>
             engine.Store.GetJob(id) is { } job ? Results.Json(JobJson(job), Json) : JobNotFound(id));
         group.MapPost("/fine_tuning/jobs/{id}/cancel", CancelJob);
-        group.MapGet("/fine_tuning/jobs/{id}/events", (string id, LocalEngine engine, string? after, int? limit) =>
+        group.MapGet("/fine_tuning/jobs/{id}/events", (string id, LocalEngine engine, string? after, string? limit) =>
             engine.Store.GetJob(id) is null ? JobNotFound(id) : Page(engine.Store.ListEvents(id), e => e.Id, after, limit, e => e));
-        group.MapGet("/fine_tuning/jobs/{id}/checkpoints", (string id, LocalEngine engine, string? after, int? limit) =>
+        group.MapGet("/fine_tuning/jobs/{id}/checkpoints", (string id, LocalEngine engine, string? after, string? limit) =>
             engine.Store.GetJob(id) is null ? JobNotFound(id) : Page(engine.Store.ListCheckpoints(id), c => c.Id, after, limit, c => c));
     }
 
@@ -156,12 +156,13 @@ internal static class FineTuningApi
         _ => throw new BadRequestException($"'{name}' must be \"auto\" or a number.", name),
     };
 
-    private static IResult Page<T>(IReadOnlyList<T> items, Func<T, string> id, string? after, int? limit, Func<T, object?> shape)
+    /// <param name="limit">Read here rather than bound as a number, so that "limit=many" gets OpenAI's error shape in every host.</param>
+    private static IResult Page<T>(IReadOnlyList<T> items, Func<T, string> id, string? after, string? limit, Func<T, object?> shape)
     {
-        var size = limit ?? 20;
-        if (size is < 1 or > 100)
+        var size = 20;
+        if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out size) || size is < 1 or > 100))
         {
-            throw new BadRequestException("'limit' must be 1 to 100.", "limit");
+            throw new BadRequestException($"'limit' must be a whole number from 1 to 100, not '{limit}'.", "limit");
         }
         var start = after is null ? 0 : items.Select(id).ToList().IndexOf(after) + 1;
         var page = items.Skip(start).Take(size).Select(shape).ToList();

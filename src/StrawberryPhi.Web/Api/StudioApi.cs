@@ -1,8 +1,6 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
-using StrawberryPhi.LocalEngine.Api;
 using StrawberryPhi.Providers;
-using StrawberryPhi.Web.Providers;
 using StrawberryPhi.Web.Security;
 
 namespace StrawberryPhi.Web.Api;
@@ -40,13 +38,6 @@ internal sealed class StudioExceptionHandler(IProblemDetailsService problems) : 
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
-        if (exception is BadHttpRequestException request && context.Request.Path.StartsWithSegments(ProviderConnectionService.LocalPrefix))
-        {
-            // The local engine speaks OpenAI's API, errors included.
-            var (code, _, message, param) = BadRequestWording.Describe(request);
-            await OpenAiError.Result(code, "invalid_request_error", message, param, "invalid_value").ExecuteAsync(context);
-            return true;
-        }
         var (status, title, detail, field) = exception switch
         {
             StudioException e => (e.StatusCode, e.Error switch

@@ -41,6 +41,6 @@ public sealed class ProductionTests(ProductionStudioHost host) : IClassFixture<P
         var error = body.RootElement.GetProperty("error");
         Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
         Assert.Equal("limit", error.GetProperty("param").GetString());
-        Assert.Equal("\"limit\" must be a whole number; \"many\" is not.", error.GetProperty("message").GetString());
+        Assert.Equal("'limit' must be a whole number from 1 to 100, not 'many'.", error.GetProperty("message").GetString());
     }
 }
