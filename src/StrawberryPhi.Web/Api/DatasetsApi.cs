@@ -92,8 +92,14 @@ internal static class DatasetsApi
             : TypedResults.NotFound("This dataset has no validation report yet.");
 
     private static async Task<Ok<IssuePage>> Issues(
-        Guid id, DatasetService datasets, CancellationToken cancellationToken, Severity? severity = null, string? code = null, string? text = null, int skip = 0, int take = 100) =>
-        TypedResults.Ok(await datasets.IssuesAsync(id, severity, code, text, skip, take, cancellationToken));
+        Guid id, DatasetService datasets, CancellationToken cancellationToken, string? severity = null, string? code = null, string? text = null, int skip = 0, int take = 100) =>
+        TypedResults.Ok(await datasets.IssuesAsync(id, ParseSeverity(severity), code, text, skip, take, cancellationToken));
+
+    /// <summary>The severity as reports write it ("error"), in any case.</summary>
+    private static Severity? ParseSeverity(string? severity) =>
+        severity is null ? null
+        : Enum.TryParse<Severity>(severity, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) && !int.TryParse(severity, out _) ? parsed
+        : throw StudioException.Invalid("severity", $"\"severity\" must be one of info, warning, error; \"{severity}\" is not.");
 
     private static async Task<Ok<ExamplePage>> Examples(Guid id, DatasetService datasets, CancellationToken cancellationToken, int page = 0, int pageSize = 20, string? search = null) =>
         TypedResults.Ok(await datasets.ExamplesAsync(id, page, pageSize, search, cancellationToken));

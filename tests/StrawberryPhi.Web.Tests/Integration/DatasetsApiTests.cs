@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
+using StrawberryPhi.Core.Validation;
 using StrawberryPhi.Web.Data;
 using StrawberryPhi.Web.Datasets;
 using StrawberryPhi.Web.Providers;
@@ -33,6 +34,12 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
         using var api = host.Api();
         var page = await api.GetFromJsonAsync<IssuePage>(new Uri($"api/datasets/{created.Id}/issues?code=invalid_json", UriKind.Relative), Json.Options);
         Assert.Equal(8, Assert.Single(page!.Items).Line);
+        // The severity is written as reports write it, in any case.
+        var errors = await api.GetFromJsonAsync<IssuePage>(new Uri($"api/datasets/{created.Id}/issues?severity=error", UriKind.Relative), Json.Options);
+        Assert.Equal(4, errors!.Total);
+        Assert.All(errors.Items, i => Assert.Equal(Severity.Error, i.Severity));
+        var warnings = await api.GetFromJsonAsync<IssuePage>(new Uri($"api/datasets/{created.Id}/issues?severity=WARNING", UriKind.Relative), Json.Options);
+        Assert.Equal(2, warnings!.Total);
     }
 
     [Fact]

@@ -201,7 +201,7 @@ public sealed class ProvidersApiTests(StudioHost host) : IClassFixture<StudioHos
 
     [Theory]
     [InlineData("api/datasets/01a20bca-124d-7f47-8767-27bdd2082f78/examples?page=abc", "page", "\"page\" must be a whole number; \"abc\" is not.")]
-    [InlineData("api/datasets/01a20bca-124d-7f47-8767-27bdd2082f78/issues?severity=bad", "severity", "\"severity\" must be one of Info, Warning, Error")]
+    [InlineData("api/datasets/01a20bca-124d-7f47-8767-27bdd2082f78/issues?severity=bad", "severity", "\"severity\" must be one of info, warning, error; \"bad\" is not.")]
     public async Task Query_ThatDoesNotBind_Is400NamingTheParameter(string url, string field, string detail)
     {
         using var api = host.Api();
