@@ -27,12 +27,20 @@ public sealed class DatasetFiles : IDisposable
 
     public string PathOf(string storedFile) => Path.Combine(_root, storedFile);
 
+    /// <summary>The path of stored content that is to be read; content removed outside the studio is said in words.</summary>
+    public string ExistingPathOf(string storedFile)
+    {
+        var path = PathOf(storedFile);
+        return File.Exists(path) ? path : throw new StudioException(StudioError.Conflict,
+            $"The file of this dataset (datasets/{storedFile} in the data directory) is missing: it was moved or deleted outside the studio. Restore it, or delete the dataset.");
+    }
+
     /// <summary>
     /// The line index of stored content: kept beside it on disk and, for the last few files, in memory, so paging
     /// does not read the index file again. Content is never modified, so an index never goes stale.
     /// </summary>
     public LineIndex LineIndexOf(string storedFile, CancellationToken cancellationToken) =>
-        _indexes.Get(storedFile, () => LineIndex.OpenOrBuild(PathOf(storedFile), IndexPathOf(storedFile), cancellationToken));
+        _indexes.Get(storedFile, () => LineIndex.OpenOrBuild(ExistingPathOf(storedFile), IndexPathOf(storedFile), cancellationToken));
 
     private string IndexPathOf(string storedFile) => Path.Combine(_root, storedFile + ".lines");
 

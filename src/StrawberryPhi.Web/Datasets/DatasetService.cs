@@ -63,9 +63,9 @@ public sealed class DatasetService(
         {
             try
             {
-                columns = await Sources.ReadColumnsAsync(files.PathOf(row.StoredFile), Enum.Parse<DatasetFormat>(row.Format), cancellationToken);
+                columns = await Sources.ReadColumnsAsync(files.ExistingPathOf(row.StoredFile), Enum.Parse<DatasetFormat>(row.Format), cancellationToken);
             }
-            catch (ImportException e)
+            catch (Exception e) when (e is ImportException or StudioException)
             {
                 columnsError = e.Message;
             }
@@ -192,7 +192,7 @@ public sealed class DatasetService(
         pageSize = Math.Clamp(pageSize, 1, 100);
         page = Math.Max(0, page);
         var row = await RowAsync(id, cancellationToken);
-        var path = files.PathOf(row.StoredFile);
+        var path = files.ExistingPathOf(row.StoredFile);
         var tags = ReflectionTags.Default;
         return await Task.Run(() =>
         {
@@ -214,7 +214,7 @@ public sealed class DatasetService(
     public async Task<ExampleView> ExampleAsync(Guid id, long line, CancellationToken cancellationToken)
     {
         var row = await RowAsync(id, cancellationToken);
-        var path = files.PathOf(row.StoredFile);
+        var path = files.ExistingPathOf(row.StoredFile);
         return await Task.Run(() =>
         {
             var index = files.LineIndexOf(row.StoredFile, cancellationToken);
@@ -231,7 +231,7 @@ public sealed class DatasetService(
     public async Task<(Stream Content, string FileName, long Bytes, string Sha256)> OpenAsync(Guid id, CancellationToken cancellationToken)
     {
         var row = await RowAsync(id, cancellationToken);
-        var stream = new FileStream(files.PathOf(row.StoredFile), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        var stream = new FileStream(files.ExistingPathOf(row.StoredFile), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
         return (stream, row.FileName, row.Bytes, row.Sha256);
     }
 
@@ -247,7 +247,7 @@ public sealed class DatasetService(
         ConversionResult result;
         try
         {
-            result = await DatasetConverter.ConvertAsync(files.PathOf(row.StoredFile), output, Enum.Parse<DatasetFormat>(row.Format), mapping, null, 100, cancellationToken);
+            result = await DatasetConverter.ConvertAsync(files.ExistingPathOf(row.StoredFile), output, Enum.Parse<DatasetFormat>(row.Format), mapping, null, 100, cancellationToken);
         }
         catch (ImportException e)
         {
@@ -275,7 +275,7 @@ public sealed class DatasetService(
         }
         var prompt = string.IsNullOrWhiteSpace(request.SystemPrompt) ? ReflectionTags.DefaultSystemPrompt : request.SystemPrompt.Trim();
         var output = files.NewStagingPath();
-        var result = await DatasetConverter.ConvertAsync(files.PathOf(row.StoredFile), output, DatasetFormat.ChatJsonl, ColumnMapping.Auto,
+        var result = await DatasetConverter.ConvertAsync(files.ExistingPathOf(row.StoredFile), output, DatasetFormat.ChatJsonl, ColumnMapping.Auto,
             new ReflectionConversion(prompt, request.Mode, request.WrapOutput), 100, cancellationToken);
         var detail = $"reflection form: system prompt {Describe(request.Mode)}{(request.WrapOutput ? ", plain answers wrapped as <output>" : "")}; {result.Changed} of {result.Written} examples changed"
             + (result.Skipped > 0 ? $", {result.Skipped} unreadable lines dropped" : "");
@@ -294,7 +294,7 @@ public sealed class DatasetService(
         SplitResult result;
         try
         {
-            result = await Task.Run(() => LineSelection.Split(files.PathOf(row.StoredFile), train, validation, request.ValidationShare, request.Seed, cancellationToken), cancellationToken);
+            result = await Task.Run(() => LineSelection.Split(files.ExistingPathOf(row.StoredFile), train, validation, request.ValidationShare, request.Seed, cancellationToken), cancellationToken);
         }
         catch (ArgumentException e)
         {
@@ -314,7 +314,7 @@ public sealed class DatasetService(
     {
         var row = await JsonlRowAsync(id, cancellationToken);
         var output = files.NewStagingPath();
-        var result = await Task.Run(() => LineSelection.Dedupe(files.PathOf(row.StoredFile), output, 100, cancellationToken), cancellationToken);
+        var result = await Task.Run(() => LineSelection.Dedupe(files.ExistingPathOf(row.StoredFile), output, 100, cancellationToken), cancellationToken);
         var detail = $"{result.Removed} duplicate{(result.Removed == 1 ? "" : "s")} removed, {result.Kept} kept"
             + (result.Examples.Count > 0 ? $" (first: line {result.Examples[0].Line} repeated line {result.Examples[0].DuplicateOf})" : "");
         return await AddDerivedAsync(row, output, $"{row.Name} · deduplicated", "dedupe", detail, cancellationToken);
@@ -331,9 +331,9 @@ public sealed class DatasetService(
         }
         var catalog = ModelCatalog.Default;
         var model = catalog.Find(row.ValidationModel) ?? catalog.Models[0];
-        var path = files.PathOf(row.StoredFile);
         try
         {
+            var path = files.ExistingPathOf(row.StoredFile);
             var validation = DatasetValidator.OptionsFor(model, new ValidationOptions { Reflection = row.ReflectionChecks, MaxIssuesPerCode = 500 });
             var target = new EstimateTarget(catalog, model, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime));
             var progress = new PercentProgress(row.Bytes, fraction => events.ReportProgress(id, "Validating", fraction));
@@ -352,10 +352,10 @@ public sealed class DatasetService(
             logger.LogInformation("Validated dataset {DatasetId}: {Examples} examples, {Errors} errors, {Warnings} warnings in {ElapsedMs} ms",
                 id, report.Examples, report.Errors, report.Warnings, report.ElapsedMs);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StudioException)
         {
             row.Status = DatasetStatus.Failed;
-            row.StatusMessage = $"The dataset file could not be read: {e.Message}";
+            row.StatusMessage = e is StudioException ? e.Message : $"The dataset file could not be read: {e.Message}";
             logger.LogWarning(e, "Validation of dataset {DatasetId} failed", id);
         }
         finally

@@ -178,6 +178,47 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
     }
 
     [Fact]
+    public async Task StoredFileRemovedOutsideTheStudio_EveryUseSaysSoInWords()
+    {
+        var unique = Path.Combine(host.DataDirectory, "..", $"vanish-{Guid.NewGuid():N}.jsonl");
+        await File.WriteAllTextAsync(unique, $$"""{"messages":[{"role":"user","content":"{{Guid.NewGuid():N}}"},{"role":"assistant","content":"ok"}]}""" + "\n");
+        DatasetSummary dataset;
+        try
+        {
+            dataset = await host.UploadAsync(unique, "vanish.jsonl");
+        }
+        finally
+        {
+            File.Delete(unique);
+        }
+        await host.WaitValidatedAsync(dataset.Id);
+        var stored = (await Datasets.GetAsync(dataset.Id, CancellationToken.None)).Sha256 + ".jsonl";
+        File.Delete(Path.Combine(host.DataDirectory, "datasets", stored));
+        using var api = host.Api();
+
+        foreach (var (method, url) in new[]
+        {
+            (HttpMethod.Get, $"api/datasets/{dataset.Id}/examples?page=0"),
+            (HttpMethod.Get, $"api/datasets/{dataset.Id}/examples/1"),
+            (HttpMethod.Get, $"api/datasets/{dataset.Id}/content"),
+            (HttpMethod.Post, $"api/datasets/{dataset.Id}/split"),
+            (HttpMethod.Post, $"api/datasets/{dataset.Id}/dedupe"),
+        })
+        {
+            using var request = new HttpRequestMessage(method, new Uri(url, UriKind.Relative)) { Content = method == HttpMethod.Post ? JsonContent.Create(new { }) : null };
+            using var response = await api.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+            Assert.Contains($"datasets/{stored} in the data directory) is missing", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Validating again marks the dataset failed with the same words; its row and report stay readable.
+        await Datasets.RevalidateAsync(dataset.Id, new ValidateRequest(null, null), CancellationToken.None);
+        var detail = await host.WaitValidatedAsync(dataset.Id);
+        Assert.Equal(DatasetStatus.Failed, detail.Summary.Status);
+        Assert.Contains("is missing: it was moved or deleted outside the studio", detail.Summary.StatusMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Delete_RemovesTheRowAndTheFileOnlyWhenNoOtherDatasetSharesIt_ChildrenStay()
     {
         // Content no other test uploads, with one duplicate so that the de-duplicated child has other bytes.
