@@ -13,13 +13,22 @@ builder.AddStudioUi();
 
 var app = builder.Build();
 
-await app.PrepareStudioAsync();
-app.UseStudioPipeline();
-app.MapStudioApi();
-app.MapStudioLocalEngine();
-app.MapStudioUi();
+try
+{
+    await app.PrepareStudioAsync();
+    app.UseStudioPipeline();
+    app.MapStudioApi();
+    app.MapStudioLocalEngine();
+    app.MapStudioUi();
 
-await app.RunAsync();
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception e) when (StudioSetup.StartFailure(e) is { } reason)
+{
+    app.Logger.LogCritical("The studio cannot start: {Reason}", reason);
+    return 1;
+}
 
 /// <summary>The entry point, visible to the integration tests' WebApplicationFactory.</summary>
 public partial class Program;

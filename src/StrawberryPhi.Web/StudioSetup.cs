@@ -17,7 +17,7 @@ using StrawberryPhi.Web.Settings;
 namespace StrawberryPhi.Web;
 
 /// <summary>Each area of the studio registers itself here; Program.cs reads as the table of contents.</summary>
-public static class StudioSetup
+public static partial class StudioSetup
 {
     /// <summary>The named HttpClient every provider call goes through (tests add fault injection to it).</summary>
     public const string ProviderHttpClient = "providers";
@@ -90,6 +90,9 @@ public static class StudioSetup
             // Datasets are the user's own data: a new data directory is private to the user.
             Directory.CreateDirectory(options.DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
+        Directory.CreateDirectory(options.DataDirectory);
+        var directoryLock = DataDirectoryLock.Acquire(options.DataDirectory);
+        app.Lifetime.ApplicationStopped.Register(directoryLock.Dispose);
         Directory.CreateDirectory(options.DatasetsDirectory);
         var factory = app.Services.GetRequiredService<IDbContextFactory<StudioDbContext>>();
         await using (var context = await factory.CreateDbContextAsync())
@@ -114,6 +117,19 @@ public static class StudioSetup
             app.Logger.LogInformation("Strawberry Phi studio is ready at {Address} (data directory {DataDirectory})", addresses.FirstOrDefault(), options.DataDirectory);
         });
     }
+
+    /// <summary>Why the studio could not start, in one sentence, when the reason is one a user can act on.</summary>
+    public static string? StartFailure(Exception exception) => exception switch
+    {
+        StudioStartException e => e.Message,
+        IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } e =>
+            $"{(BoundAddress().Match(e.Message) is { Success: true } m ? m.Groups[1].Value : "The address")} is already in use, by another studio " +
+            "(open it in the browser) or another program. Start this one on another port: --urls http://127.0.0.1:5190",
+        _ => null,
+    };
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"bind to address (\S+?):? address already in use")]
+    private static partial System.Text.RegularExpressions.Regex BoundAddress();
 
     public static void UseStudioPipeline(this WebApplication app)
     {

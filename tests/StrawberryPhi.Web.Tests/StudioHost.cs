@@ -21,7 +21,21 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    public string DataDirectory { get; } = Directory.CreateTempSubdirectory("phi-studio-").FullName;
+    private readonly bool _ownsDataDirectory;
+
+    public StudioHost()
+        : this(null)
+    {
+    }
+
+    /// <param name="dataDirectory">Another studio's data directory, or null for a new empty one (removed at the end).</param>
+    protected StudioHost(string? dataDirectory)
+    {
+        _ownsDataDirectory = dataDirectory is null;
+        DataDirectory = dataDirectory ?? Directory.CreateTempSubdirectory("phi-studio-").FullName;
+    }
+
+    public string DataDirectory { get; }
 
     /// <summary>Every log message the studio wrote, formatted with its arguments.</summary>
     public ConcurrentQueue<string> Logs { get; } = new();
@@ -53,7 +67,10 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
     {
         await DisposeAsync();
         SqliteConnection.ClearAllPools();
-        Directory.Delete(DataDirectory, recursive: true);
+        if (_ownsDataDirectory)
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -218,3 +235,6 @@ public sealed class ProductionStudioHost : StudioHost
         builder.UseEnvironment("Production");
     }
 }
+
+/// <summary>A second studio started on the data directory of a running one, which it must refuse.</summary>
+public sealed class SecondStudioHost(string dataDirectory) : StudioHost(dataDirectory);

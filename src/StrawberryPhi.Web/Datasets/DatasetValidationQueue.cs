@@ -27,6 +27,18 @@ internal sealed class DatasetValidationWorker(DatasetValidationQueue queue, ISer
         {
             queue.Enqueue(id);
         }
+        try
+        {
+            await ValidateQueuedAsync(datasets, stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping (also when the studio could not start): nothing is lost, a dataset left validating is queued again at the next start.
+        }
+    }
+
+    private async Task ValidateQueuedAsync(DatasetService datasets, CancellationToken stoppingToken)
+    {
         await foreach (var id in queue.Reader.ReadAllAsync(stoppingToken))
         {
             try
