@@ -133,6 +133,11 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
         return Directory.EnumerateFiles(DataDirectory, "*", SearchOption.AllDirectories)
             .Where(f =>
             {
+                if (Path.GetFileName(f) == "studio.lock")
+                {
+                    // Held exclusively while the studio runs, so it cannot be read; it is empty, and must stay so.
+                    return new FileInfo(f).Length > 0;
+                }
                 var bytes = File.ReadAllBytes(f);
                 return bytes.AsSpan().IndexOf(utf8) >= 0 || bytes.AsSpan().IndexOf(utf16) >= 0;
             })
