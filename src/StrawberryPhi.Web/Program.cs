@@ -27,6 +27,8 @@ try
 catch (Exception e) when (StudioSetup.StartFailure(e) is { } reason)
 {
     app.Logger.LogCritical("The studio cannot start: {Reason}", reason);
+    // Disposing flushes the console logger's queue: returning at once lost the sentence.
+    await app.DisposeAsync();
     return 1;
 }
 

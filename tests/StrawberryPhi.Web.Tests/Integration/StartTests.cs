@@ -25,6 +25,15 @@ public sealed class StartTests(StudioHost first) : IClassFixture<StudioHost>
     }
 
     [Fact]
+    public async Task SecondStudioProcess_OnTheSameDataDirectory_SaysWhyAndExitsWithOne()
+    {
+        var (code, said) = await RunStudioAsync("--urls", "http://127.0.0.1:0", "--DataDirectory", first.DataDirectory);
+
+        Assert.Equal(1, code);
+        Assert.Contains($"The studio cannot start: Another Strawberry Phi studio is using the data directory {first.DataDirectory}", said, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PortInUse_ExitsWithOneSentenceAndCodeOne()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);
@@ -33,27 +42,45 @@ public sealed class StartTests(StudioHost first) : IClassFixture<StudioHost>
         var data = Directory.CreateTempSubdirectory("phi-port-").FullName;
         try
         {
-            var start = new ProcessStartInfo(Environment.ProcessPath!)
-            {
-                ArgumentList = { Path.Combine(AppContext.BaseDirectory, "StrawberryPhi.Web.dll"), "--urls", $"http://127.0.0.1:{port}", "--DataDirectory", data },
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                WorkingDirectory = AppContext.BaseDirectory,
-            };
-            start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-            using var studio = Process.Start(start)!;
-            var output = studio.StandardOutput.ReadToEndAsync();
-            var errors = studio.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(StudioHost.Timeout);
-            await studio.WaitForExitAsync(timeout.Token);
+            var (code, said) = await RunStudioAsync("--urls", $"http://127.0.0.1:{port}", "--DataDirectory", data);
 
-            var said = await output + await errors;
-            Assert.Equal(1, studio.ExitCode);
+            Assert.Equal(1, code);
             Assert.Contains($"The studio cannot start: http://127.0.0.1:{port} is already in use", said, StringComparison.Ordinal);
         }
         finally
         {
             Directory.Delete(data, recursive: true);
         }
+    }
+
+    /// <summary>Runs the studio as a user does (its own process, Production), and returns its exit code and output.</summary>
+    private static async Task<(int Code, string Output)> RunStudioAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "StrawberryPhi.Web.dll"));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        using var studio = Process.Start(start)!;
+        var output = studio.StandardOutput.ReadToEndAsync();
+        var errors = studio.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(StudioHost.Timeout);
+        try
+        {
+            await studio.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            studio.Kill(entireProcessTree: true);
+            throw;
+        }
+        return (studio.ExitCode, await output + await errors);
     }
 }
