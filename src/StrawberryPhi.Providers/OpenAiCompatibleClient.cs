@@ -263,11 +263,7 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
             // The SDK's retry policy gives up with every attempt's failure; the last one says why.
             throw ProviderErrors.FromResult(last, _endpoint);
         }
-        catch (HttpRequestException e)
-        {
-            throw ProviderErrors.Unreachable(e, _endpoint);
-        }
-        catch (SocketException e)
+        catch (Exception e) when (e is HttpRequestException or SocketException)
         {
             throw ProviderErrors.Unreachable(e, _endpoint);
         }

@@ -41,7 +41,7 @@ public static partial class StudioSetup
             options.UseSqlite($"Data Source={services.GetRequiredService<IOptions<StudioOptions>>().Value.DatabasePath}");
         });
         // The key ring lives in the data directory, outside the database, readable by this user only.
-        builder.Services.AddKeyVault(Path.Combine(DataDirectoryOf(builder.Configuration), "keys"));
+        builder.Services.AddKeyVault(PathsOf(builder.Configuration).KeysDirectory);
         builder.Services.AddSingleton<SettingsService>();
     }
 
@@ -69,7 +69,7 @@ public static partial class StudioSetup
     public static void AddStudioLocalEngine(this WebApplicationBuilder builder)
     {
         // On loopback only (see PrepareStudioAsync), so the embedded engine needs no key of its own.
-        builder.Services.AddLocalEngine(o => o.DataDirectory = Path.Combine(DataDirectoryOf(builder.Configuration), "engine"));
+        builder.Services.AddLocalEngine(o => o.DataDirectory = PathsOf(builder.Configuration).EngineDirectory);
     }
 
     public static void AddStudioUi(this WebApplicationBuilder builder)
@@ -150,6 +150,9 @@ public static partial class StudioSetup
     /// <summary>Config key <c>DataDirectory</c>, else the default of DESIGN.md.</summary>
     private static string DataDirectoryOf(ConfigurationManager configuration) =>
         configuration["DataDirectory"] is { Length: > 0 } directory ? Path.GetFullPath(directory) : DataDirectory.Default();
+
+    /// <summary>The data directory's layout, for services registered before options can be resolved.</summary>
+    private static StudioOptions PathsOf(ConfigurationManager configuration) => new() { DataDirectory = DataDirectoryOf(configuration) };
 
     private static bool IsLoopback(string address)
     {

@@ -92,12 +92,11 @@ public sealed class DatasetService(
                 // Anything else is validated too, so the report names the problem at its line (or the file's).
                 _ => (DatasetStatus.Validating, null),
             };
-            var row = await files.KeepAsync(staged, extension is ".jsonl" or ".csv" or ".parquet" or ".json" or ".tsv" ? extension : ".dat", async stored =>
+            var row = await KeepAsync(staged, extension is ".jsonl" or ".csv" or ".parquet" or ".json" or ".tsv" ? extension : ".dat", stored =>
             {
                 var row = NewRow(Path.GetFileNameWithoutExtension(fileName), fileName, stored, staged, detection.Format.ToString(), "upload", null, null);
                 row.Status = status;
                 row.StatusMessage = message;
-                await AddAsync(row, cancellationToken);
                 return row;
             }, cancellationToken);
             logger.LogInformation("Stored dataset {DatasetId} ({Bytes} bytes, {Format})", row.Id, row.Bytes, row.Format);
@@ -192,12 +191,9 @@ public sealed class DatasetService(
         pageSize = Math.Clamp(pageSize, 1, 100);
         page = Math.Max(0, page);
         var row = await RowAsync(id, cancellationToken);
-        var path = files.ExistingPathOf(row.StoredFile);
         var tags = ReflectionTags.Default;
-        return await Task.Run(() =>
+        return await ReadLinesAsync(row, (index, file, path) =>
         {
-            var index = files.LineIndexOf(row.StoredFile, cancellationToken);
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12, FileOptions.RandomAccess);
             if (string.IsNullOrWhiteSpace(search))
             {
                 var first = ((long)page * pageSize) + 1;
@@ -214,16 +210,25 @@ public sealed class DatasetService(
     public async Task<ExampleView> ExampleAsync(Guid id, long line, CancellationToken cancellationToken)
     {
         var row = await RowAsync(id, cancellationToken);
-        var path = files.ExistingPathOf(row.StoredFile);
-        return await Task.Run(() =>
+        return await ReadLinesAsync(row, (index, file, _) =>
         {
-            var index = files.LineIndexOf(row.StoredFile, cancellationToken);
             if (line < 1 || line > index.Lines)
             {
                 throw StudioException.Invalid("line", $"Line {line} is outside the file (it has {index.Lines} lines).");
             }
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12, FileOptions.RandomAccess);
             return ExampleView.Parse(line, index.ReadLine(file, line), ReflectionTags.Default);
+        }, cancellationToken);
+    }
+
+    /// <summary>Reads lines of a dataset's content by offset, off the request thread: its line index and the open file.</summary>
+    private Task<T> ReadLinesAsync<T>(Dataset row, Func<LineIndex, FileStream, string, T> read, CancellationToken cancellationToken)
+    {
+        var path = files.ExistingPathOf(row.StoredFile);
+        return Task.Run(() =>
+        {
+            var index = files.LineIndexOf(row.StoredFile, cancellationToken);
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12, FileOptions.RandomAccess);
+            return read(index, file, path);
         }, cancellationToken);
     }
 
@@ -242,7 +247,7 @@ public sealed class DatasetService(
         {
             throw new StudioException(StudioError.Conflict, "This dataset is already chat JSONL; there is nothing to import.");
         }
-        var mapping = new ColumnMapping(Blank(request.PromptColumn), Blank(request.ResponseColumn), Blank(request.SystemColumn));
+        var mapping = new ColumnMapping(Input.Blank(request.PromptColumn), Input.Blank(request.ResponseColumn), Input.Blank(request.SystemColumn));
         var output = files.NewStagingPath();
         ConversionResult result;
         try
@@ -263,7 +268,7 @@ public sealed class DatasetService(
                 : $"No example could be imported; the first problem is at line {first.Line}: {first.Message}");
         }
         var detail = $"from {result.Source}: {result.Written} imported" + (result.Skipped > 0 ? $", {result.Skipped} skipped (first at line {result.Issues[0].Line}: {result.Issues[0].Message})" : "");
-        return await AddDerivedAsync(row, output, $"{row.Name}", "import", detail, cancellationToken);
+        return await AddDerivedAsync(row, output, row.Name, "import", detail, cancellationToken);
     }
 
     public async Task<DatasetSummary> ConvertAsync(Guid id, ConvertRequest request, CancellationToken cancellationToken)
@@ -383,11 +388,10 @@ public sealed class DatasetService(
             var staged = await DatasetFiles.HashAsync(output, cancellationToken);
             var format = DatasetFormatDetector.Detect(output).Format;
             var fileName = $"{Path.GetFileNameWithoutExtension(parent.FileName)}.{origin}.jsonl";
-            var row = await files.KeepAsync(staged, ".jsonl", async stored =>
+            var row = await KeepAsync(staged, ".jsonl", stored =>
             {
                 var row = NewRow(name, fileName, stored, staged, format.ToString(), origin, detail, parent);
                 row.ReflectionChecks = reflection || parent.ReflectionChecks;
-                await AddAsync(row, cancellationToken);
                 return row;
             }, cancellationToken);
             logger.LogInformation("Made dataset {DatasetId} from {ParentId} ({Origin})", row.Id, parent.Id, origin);
@@ -415,6 +419,15 @@ public sealed class DatasetService(
         ValidationModel = parent?.ValidationModel ?? "gpt-4o-mini-2024-07-18",
         CreatedAt = time.GetUtcNow().UtcDateTime,
     };
+
+    /// <summary>Keeps staged content and adds the dataset row made for it, as one step (see <see cref="DatasetFiles.KeepAsync{T}"/>).</summary>
+    private Task<Dataset> KeepAsync(StagedFile staged, string extension, Func<string, Dataset> newRow, CancellationToken cancellationToken) =>
+        files.KeepAsync(staged, extension, async stored =>
+        {
+            var row = newRow(stored);
+            await AddAsync(row, cancellationToken);
+            return row;
+        }, cancellationToken);
 
     private async Task AddAsync(Dataset row, CancellationToken cancellationToken)
     {
@@ -457,7 +470,6 @@ public sealed class DatasetService(
     private static DatasetSummary Summary(Dataset d) =>
         new(d.Id, d.Name, d.FileName, d.Format, d.Status, d.StatusMessage, d.Bytes, d.Examples, d.Errors, d.Warnings, d.Tokens, d.Origin, d.ParentId, d.CreatedAt);
 
-    private static string? Blank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
 
     private static string Describe(SystemPromptMode mode) => mode switch
     {

@@ -20,6 +20,8 @@ public sealed class DatasetUploadService(
     IDbContextFactory<StudioDbContext> db, DatasetService datasets, ProviderConnectionService providers, TimeProvider time,
     StudioEvents events, IHostApplicationLifetime lifetime, ILogger<DatasetUploadService> logger) : IDisposable
 {
+    private const string Interrupted = "The studio stopped during the upload; retry it.";
+
     private readonly ConcurrentDictionary<Guid, Task> _running = new();
 
     /// <summary>One start at a time: two at once (a double click, two API calls) would both find no upload and start two.</summary>
@@ -143,7 +145,7 @@ public sealed class DatasetUploadService(
         catch (OperationCanceledException)
         {
             row.Status = UploadStatus.Failed;
-            row.Error = "The studio stopped during the upload; retry it.";
+            row.Error = Interrupted;
         }
         finally
         {
@@ -159,7 +161,7 @@ public sealed class DatasetUploadService(
     {
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         await context.DatasetUploads.Where(u => u.Status == UploadStatus.Uploading)
-            .ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, UploadStatus.Failed).SetProperty(x => x.Error, "The studio stopped during the upload; retry it."), cancellationToken);
+            .ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, UploadStatus.Failed).SetProperty(x => x.Error, Interrupted), cancellationToken);
     }
 
     private static string RemoteName(string fileName, string sha) =>

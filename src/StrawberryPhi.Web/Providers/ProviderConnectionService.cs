@@ -92,7 +92,7 @@ public sealed class ProviderConnectionService(
         }
         catch (DbUpdateException e) when (e.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteExtendedErrorCode: 2067 })
         {
-            throw StudioException.Invalid("name", $"A connection named \"{name}\" already exists.");
+            throw NameTaken(name);
         }
     }
 
@@ -227,7 +227,7 @@ public sealed class ProviderConnectionService(
         }
         if (await context.Providers.AnyAsync(p => p.Name == name && p.Id != row.Id, cancellationToken))
         {
-            throw StudioException.Invalid("name", $"A connection named \"{name}\" already exists.");
+            throw NameTaken(name);
         }
         row.Name = name;
         if (row.BuiltIn)
@@ -236,8 +236,8 @@ public sealed class ProviderConnectionService(
         }
         row.Kind = input.Kind;
         row.BaseUrl = NormalizeBaseUrl(input.Kind, input.BaseUrl);
-        row.Organization = Blank(input.Organization);
-        row.Project = Blank(input.Project);
+        row.Organization = Input.Blank(input.Organization);
+        row.Project = Input.Blank(input.Project);
         var key = input.ApiKey?.Trim();
         if (!string.IsNullOrEmpty(key))
         {
@@ -261,7 +261,7 @@ public sealed class ProviderConnectionService(
 
     private static string? NormalizeBaseUrl(ProviderKind kind, string? text)
     {
-        text = Blank(text);
+        text = Input.Blank(text);
         if (text is null)
         {
             return kind is ProviderKind.OpenAI ? null : throw StudioException.Invalid("baseUrl",
@@ -289,7 +289,8 @@ public sealed class ProviderConnectionService(
         return builder.Uri.ToString();
     }
 
-    private static string? Blank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
+
+    private static StudioException NameTaken(string name) => StudioException.Invalid("name", $"A connection named \"{name}\" already exists.");
 
     private static async Task<ProviderConnection> Find(StudioDbContext context, Guid id, CancellationToken cancellationToken) =>
         await context.Providers.FirstOrDefaultAsync(p => p.Id == id, cancellationToken) ?? throw StudioException.NotFound("This provider connection");
