@@ -121,18 +121,40 @@ public sealed class ApiContractTests(EngineHost host) : IClassFixture<EngineHost
     [Fact]
     public async Task Upload_DeclaredOverLimit_413BeforeReading()
     {
-        // Raw HTTP: declare 600 MB and send none of it; the engine must refuse from the headers alone.
+        var (status, body) = await DeclareWithoutSendingAsync("/v1/files", 600L * 1024 * 1024);
+        Assert.Equal("HTTP/1.1 413 Payload Too Large", status);
+        Assert.Contains("\"code\":\"file_too_large\"", body);
+    }
+
+    [Fact]
+    public async Task UploadPart_DeclaredOverLimit_413BeforeReading()
+    {
+        using var http = new HttpClient { BaseAddress = host.BaseAddress };
+        using var create = new HttpRequestMessage(HttpMethod.Post, "v1/uploads")
+        {
+            Content = JsonContent.Create(new { purpose = "fine-tune", filename = "big.jsonl", bytes = 200L * 1024 * 1024, mime_type = "application/jsonl" }),
+        };
+        create.Headers.Authorization = new("Bearer", EngineHost.Key);
+        using var created = await http.SendAsync(create).WaitAsync(Timeout);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+
+        var (status, body) = await DeclareWithoutSendingAsync($"/v1/uploads/{id}/parts", 100L * 1024 * 1024);
+        Assert.Equal("HTTP/1.1 413 Payload Too Large", status);
+        Assert.Contains("\"code\":\"part_too_large\"", body);
+    }
+
+    /// <summary>Raw HTTP: declares a multipart body of <paramref name="bytes"/> and sends none of it; the engine must refuse from the headers alone.</summary>
+    private async Task<(string? Status, string Body)> DeclareWithoutSendingAsync(string path, long bytes)
+    {
         using var tcp = new System.Net.Sockets.TcpClient();
         await tcp.ConnectAsync(host.BaseAddress.Host, host.BaseAddress.Port).WaitAsync(Timeout);
         var stream = tcp.GetStream();
-        var request = "POST /v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-            $"Authorization: Bearer {EngineHost.Key}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: {600L * 1024 * 1024}\r\n\r\n";
+        var request = $"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+            $"Authorization: Bearer {EngineHost.Key}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: {bytes}\r\n\r\n";
         await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request)).AsTask().WaitAsync(Timeout);
         using var reader = new StreamReader(stream);
         var status = await reader.ReadLineAsync().WaitAsync(Timeout);
-        Assert.Equal("HTTP/1.1 413 Payload Too Large", status);
-        var body = await reader.ReadToEndAsync().WaitAsync(Timeout);
-        Assert.Contains("\"code\":\"file_too_large\"", body);
+        return (status, await reader.ReadToEndAsync().WaitAsync(Timeout));
     }
 
     [Theory]

@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using StrawberryPhi.LocalEngine.Engine;
 
@@ -39,24 +38,7 @@ internal static class FineTuningApi
 
     private static async Task<IResult> Upload(HttpContext http, LocalEngine engine, CancellationToken cancellationToken)
     {
-        if (http.Request.ContentLength > MaxUploadBytes + 64 * 1024)
-        {
-            return TooLarge();
-        }
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = MaxUploadBytes + 64 * 1024;
-        }
-        if (!http.Request.HasFormContentType)
-        {
-            throw new BadRequestException("Upload a file as multipart/form-data with the fields 'file' and 'purpose'.", "file");
-        }
-        IFormCollection form;
-        try
-        {
-            form = await http.Request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = MaxUploadBytes }, cancellationToken);
-        }
-        catch (InvalidDataException)
+        if (await MultipartForms.ReadAsync(http, MaxUploadBytes, "Upload a file as multipart/form-data with the fields 'file' and 'purpose'.", "file", cancellationToken) is not { } form)
         {
             return TooLarge();
         }

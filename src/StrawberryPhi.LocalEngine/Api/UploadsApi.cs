@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using StrawberryPhi.LocalEngine.Engine;
 
@@ -55,15 +54,11 @@ internal static class UploadsApi
         {
             return NotFound(id);
         }
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        if (await MultipartForms.ReadAsync(http, MaxPartBytes, "Send the part as multipart/form-data with the field 'data'.", "data", cancellationToken) is not { } form)
         {
-            limit.MaxRequestBodySize = MaxPartBytes + (64 * 1024);
+            return OpenAiError.Result(StatusCodes.Status413PayloadTooLarge, "invalid_request_error",
+                $"A part is at most {MaxPartBytes / 1024 / 1024} MB.", "data", "part_too_large");
         }
-        if (!http.Request.HasFormContentType)
-        {
-            throw new BadRequestException("Send the part as multipart/form-data with the field 'data'.", "data");
-        }
-        var form = await http.Request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = MaxPartBytes }, cancellationToken);
         if (form.Files.GetFile("data") is not { } data)
         {
             throw new BadRequestException("The form has no 'data'.", "data", "missing_required_parameter");
