@@ -131,6 +131,86 @@ public sealed class JobRunnerTests : IDisposable
         Assert.Equal([(first.Id, JobStatus.Running), (first.Id, JobStatus.Succeeded), (second.Id, JobStatus.Running), (second.Id, JobStatus.Succeeded)], order);
     }
 
+    [Fact]
+    public async Task Create_RunnerClaimsTheJobBeforeCreateReturns_CreationIsStillItsFirstEvent()
+    {
+        // A running job keeps the loop busy; the moment the new job's record is written, the first job is cancelled
+        // and Create is held until the loop has claimed the new job and written its own first event.
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _runner.JobChanged += job =>
+        {
+            if (job.Status == JobStatus.Running)
+            {
+                running.TrySetResult();
+            }
+        };
+        var blocker = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(ArithmeticLines(200)), NEpochs: 50, BatchSize: 4));
+        await running.Task.WaitAsync(Timeout);
+
+        using var claimed = new ManualResetEventSlim();
+        var file = Upload(ArithmeticLines(10));
+        _store.JobSaved += job =>
+        {
+            if (job.Id != blocker.Id && job.Status == JobStatus.ValidatingFiles && !claimed.IsSet)
+            {
+                _runner.Cancel(blocker.Id);
+                claimed.Wait(Timeout);
+            }
+            else if (job.Id != blocker.Id && job.Status == JobStatus.Queued)
+            {
+                claimed.Set(); // the loop validated the file: its events are written
+            }
+        };
+        var created = _runner.Create(new CreateJobRequest("strawberry-tiny", file, NEpochs: 1, BatchSize: 10));
+        Assert.True(claimed.IsSet, "the runner did not pick the job up while Create was held");
+        await Finished(created.Id).Task.WaitAsync(Timeout);
+
+        var events = _store.ListEvents(created.Id);
+        Assert.Equal("Created fine-tuning job: " + created.Id, events[^1].Message);
+        Assert.Equal("Validating training file: " + file, events[^2].Message);
+    }
+
+    [Fact]
+    public async Task Job_ExamplesLongerThanTheContext_CutsThePromptAndTrainsOnTheAnswer()
+    {
+        // The reflection system prompt alone is about 330 byte tokens, more than strawberry-tiny's 256-token context:
+        // keeping each example's first 256 tokens cut every answer away and "trained" with a loss of 0.
+        var system = "You are a world-class AI system, capable of complex reasoning and reflection. Reason through the query inside <thinking> tags, " +
+            "and then provide your final response inside <output> tags. If you detect that you made a mistake in your reasoning at any point, " +
+            "correct yourself inside <reflection> tags. Always think step by step before you answer the question.";
+        var lines = ArithmeticReflectionData.Pairs(3, 12).Select(p => JsonSerializer.Serialize(new
+        {
+            messages = ArithmeticReflectionData.Example(p.A, p.B, withReflection: true).Skip(1)
+                .Prepend(new ChatMessage("system", system)).Select(m => new { role = m.Role, content = m.Content }),
+        }));
+        var job = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(lines), NEpochs: 1, BatchSize: 12));
+
+        var done = await Finished(job.Id).Task.WaitAsync(Timeout);
+        Assert.Equal(JobStatus.Succeeded, done.Status);
+        var events = _store.ListEvents(job.Id);
+        var metrics = Assert.Single(events, e => e.Type == "metrics");
+        Assert.True(metrics.Data!["train_loss"] > 1, $"train_loss {metrics.Data["train_loss"]}: the answers were not trained on");
+        Assert.Contains(events, e => e.Level == "warn" &&
+            e.Message == "12 of 12 training examples were longer than the 256-token context: the oldest part of the prompt was cut so that the answer is kept.");
+    }
+
+    [Fact]
+    public async Task Job_NoExampleHasATrainedToken_FailsInsteadOfReportingALoss()
+    {
+        var lines = Enumerable.Range(0, 10).Select(i => JsonSerializer.Serialize(new
+        {
+            messages = new object[] { new { role = "user", content = $"{i}?" }, new { role = "assistant", content = $"{i}.", weight = 0 } },
+        }));
+        var job = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(lines), NEpochs: 1));
+
+        var done = await Finished(job.Id).Task.WaitAsync(Timeout);
+        Assert.Equal(JobStatus.Failed, done.Status);
+        Assert.Equal(("no_trainable_tokens", "training_file"), (done.Error!.Code, done.Error.Param));
+        Assert.StartsWith("None of the 10 training examples keeps a trained token", done.Error.Message);
+        Assert.DoesNotContain(_store.ListEvents(job.Id), e => e.Type == "metrics");
+        Assert.Null(done.FineTunedModel);
+    }
+
     [Theory]
     [InlineData("gpt-5", null, null, "model")]
     [InlineData("strawberry-tiny", 0, null, "n_epochs")]

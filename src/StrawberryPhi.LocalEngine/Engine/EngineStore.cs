@@ -86,7 +86,14 @@ public sealed class EngineStore
 
     // Jobs, events, checkpoints
 
-    public void SaveJob(FineTuningJob job) => WriteJson(Path.Combine(_jobs, job.Id + ".json"), job);
+    public void SaveJob(FineTuningJob job)
+    {
+        WriteJson(Path.Combine(_jobs, job.Id + ".json"), job);
+        JobSaved?.Invoke(job);
+    }
+
+    /// <summary>Raised after a job's record is written: lets tests hold a writer at that point to force an interleaving.</summary>
+    internal event Action<FineTuningJob>? JobSaved;
 
     public FineTuningJob? GetJob(string id) => ValidId(id) ? ReadJson<FineTuningJob>(Path.Combine(_jobs, id + ".json")) : null;
 

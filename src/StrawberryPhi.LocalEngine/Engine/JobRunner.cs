@@ -1,5 +1,6 @@
 using System.Text.Json;
 using StrawberryPhi.Core.Catalog;
+using StrawberryPhi.Core.Text;
 using StrawberryPhi.Core.Validation;
 using StrawberryPhi.LocalEngine.Model;
 
@@ -109,7 +110,10 @@ public sealed class JobRunner : IDisposable
             Metadata = request.Metadata,
             CreatedAt = Now,
         };
-        Save(job, "info", $"Created fine-tuning job: {job.Id}");
+        // The creation event is written before the job can be seen by a loop (which would add its own first).
+        _store.AddEvent(job.Id, "info", $"Created fine-tuning job: {job.Id}", Now);
+        _store.SaveJob(job);
+        JobChanged?.Invoke(job);
         _signal.Release();
         return job;
     }
@@ -256,11 +260,25 @@ public sealed class JobRunner : IDisposable
             auto.BatchSize > 0 ? auto.BatchSize : Math.Clamp((int)Math.Ceiling(examples.Count * 0.002), 1, 256),
             auto.LearningRateMultiplier > 0 ? auto.LearningRateMultiplier : 1.0);
         job = CopyWith(job, hyperparameters);
+        using var model = _store.GetModel(job.Model) is { File: { } file } ? SafeTensors.Load(file) : new GptModel(ModelSize.Find(job.Model)!);
+        var baseName = model.Size.Name;
+        var context = model.Size.Context;
+        var training = FitToContext(job, examples, context, "training");
+        var held = validation is null ? null : FitToContext(job, validation, context, "validation");
+        if (training.Count == 0)
+        {
+            // Reporting a loss over no token would be a loss that never happened: the job fails instead.
+            job.MarkFailed(new JobError("no_trainable_tokens",
+                $"None of the {Plural.Of(examples.Count, "training example")} keeps a trained token within {baseName}'s {context}-token context " +
+                "(or none has an assistant message with weight 1), so there is nothing to train on.", "training_file"), Now);
+            Save(job, "error", job.Error!.Message);
+            return;
+        }
+        examples = training;
+        validation = held is { Count: > 0 } ? held : null;
         job.MarkRunning();
         Save(job, "info", "Fine-tuning job started.");
 
-        using var model = _store.GetModel(job.Model) is { File: { } file } ? SafeTensors.Load(file) : new GptModel(ModelSize.Find(job.Model)!);
-        var baseName = model.Size.Name;
         var name = $"ft:{baseName}:local:{job.Suffix ?? ""}:{job.Id}";
         var options = new TrainingOptions
         {
@@ -271,7 +289,7 @@ public sealed class JobRunner : IDisposable
             Threads = _threads,
         };
         TrainingStep? last = null;
-        var tokensPerEpoch = examples.Sum(e => (long)Math.Min(e.Tokens.Length, model.Size.Context));
+        var tokensPerEpoch = examples.Sum(e => (long)e.Tokens.Length);
         Trainer.Train(model, examples, options, step =>
         {
             last = step;
@@ -293,6 +311,37 @@ public sealed class JobRunner : IDisposable
         _store.AddEvent(job.Id, "info", $"New fine-tuned model created: {name}", Now);
         job.MarkSucceeded(name, tokensPerEpoch * hyperparameters.NEpochs, Now);
         Save(job, "info", "The job has successfully completed.");
+    }
+
+    /// <summary>
+    /// Cuts the examples to the base's context so that what is trained on stays (see <see cref="ChatEncoder.FitToContext"/>),
+    /// says in an event how many were cut and how many had nothing left to train on, and returns those that remain.
+    /// </summary>
+    private List<EncodedExample> FitToContext(FineTuningJob job, List<EncodedExample> examples, int context, string what)
+    {
+        var fitted = new List<EncodedExample>(examples.Count);
+        var cut = 0;
+        foreach (var example in examples)
+        {
+            if (ChatEncoder.FitToContext(example, context) is not { } fit)
+            {
+                continue;
+            }
+            cut += fit.Tokens.Length < example.Tokens.Length ? 1 : 0;
+            fitted.Add(fit);
+        }
+        var dropped = examples.Count - fitted.Count;
+        if (cut > 0 || dropped > 0)
+        {
+            var message = $"{cut:N0} of {Plural.Of(examples.Count, what + " example")} {Plural.Was(cut)} longer than the {context}-token context: " +
+                "the oldest part of the prompt was cut so that the answer is kept.";
+            if (dropped > 0)
+            {
+                message += $" {Plural.Of(dropped, what + " example")} had no trained token and {Plural.Was(dropped)} left out.";
+            }
+            _store.AddEvent(job.Id, "warn", message, Now);
+        }
+        return fitted;
     }
 
     private static Dictionary<string, double> Metrics(TrainingStep step, bool withTotal)

@@ -29,6 +29,31 @@ public static class ChatEncoder
         return new EncodedExample([.. tokens], [.. trained]);
     }
 
+    /// <summary>
+    /// The example cut to a window of <paramref name="context"/> positions (<c>context + 1</c> tokens) that keeps what
+    /// is trained on: the prompt is cut from the left (the oldest turns go first), and an answer longer than the
+    /// window keeps its beginning. Null when no token of the example is trained on (nothing to learn from it).
+    /// </summary>
+    public static EncodedExample? FitToContext(EncodedExample example, int context)
+    {
+        // Trained[0] never counts: there is no token before the first to predict it from.
+        var first = Array.IndexOf(example.Trained, true, 1);
+        if (first < 0)
+        {
+            return null;
+        }
+        var window = context + 1;
+        if (example.Tokens.Length <= window)
+        {
+            return example;
+        }
+        var last = Array.LastIndexOf(example.Trained, true);
+        var start = last - first + 2 <= window
+            ? Math.Max(0, last + 1 - window)
+            : first - 1;
+        return new EncodedExample(example.Tokens[start..(start + window)], example.Trained[start..(start + window)]);
+    }
+
     /// <summary>The prompt for a reply: every message, then the assistant's role token.</summary>
     public static int[] EncodePrompt(IReadOnlyList<ChatMessage> messages, EngineVocabulary vocabulary)
     {
