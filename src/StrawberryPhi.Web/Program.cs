@@ -21,8 +21,10 @@ try
     app.MapStudioLocalEngine();
     app.MapStudioUi();
 
+    // Non-zero when the studio stops itself because it may not run as configured (see PrepareStudioAsync).
+    var exit = app.Services.GetRequiredService<StudioExit>();
     await app.RunAsync();
-    return 0;
+    return exit.Code;
 }
 catch (Exception e) when (StudioSetup.StartFailure(e) is { } reason)
 {

@@ -31,6 +31,7 @@ public static partial class StudioSetup
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<StudioEvents>();
+        builder.Services.AddSingleton<StudioExit>();
     }
 
     public static void AddPersistence(this WebApplicationBuilder builder)
@@ -109,8 +110,10 @@ public static partial class StudioSetup
             if (remote.Count > 0)
             {
                 app.Logger.LogCritical(
-                    "The studio has no sign-in yet, so it only listens on loopback addresses; {Addresses} is reachable from other machines. Stopping. Use http://127.0.0.1:PORT.",
+                    "The studio cannot start: it has no sign-in yet, so it only listens on loopback addresses; {Addresses} is reachable from other machines. Use http://127.0.0.1:PORT.",
                     string.Join(", ", remote));
+                // Stopping is not success: the process exits with 1, as it does for a taken port.
+                app.Services.GetRequiredService<StudioExit>().Code = 1;
                 app.Lifetime.StopApplication();
                 return;
             }
@@ -133,9 +136,18 @@ public static partial class StudioSetup
 
     public static void UseStudioPipeline(this WebApplication app)
     {
+        // Before anything else answers: pages, the API, the Blazor hub and the local engine alike.
+        app.UseLoopbackGuard((context, status, title, message) =>
+        {
+            context.Response.StatusCode = status;
+            return context.RequestServices.GetRequiredService<Microsoft.AspNetCore.Http.IProblemDetailsService>().WriteAsync(new()
+            {
+                HttpContext = context,
+                ProblemDetails = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = message },
+            }).AsTask();
+        });
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseMiddleware<Api.SameOriginGuard>();
         app.UseAntiforgery();
     }
 
@@ -162,4 +174,10 @@ public static partial class StudioSetup
         }
         return uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
     }
+}
+
+/// <summary>The process's exit code when the studio stops itself because it may not run as configured.</summary>
+public sealed class StudioExit
+{
+    public int Code { get; set; }
 }

@@ -35,6 +35,24 @@ public class EngineCommandTests
             var models = await http.GetFromJsonAsync<JsonElement>($"{url}/models", timeout.Token);
             Assert.Contains(models.GetProperty("data").EnumerateArray(), m => m.GetProperty("id").GetString() == "strawberry-tiny");
             Assert.True(Directory.Exists(Path.Combine(dir.Path, "jobs")));
+
+            // Without a key it trusts loopback: a rebound name (DNS rebinding) is not answered, and a sandboxed frame
+            // (Origin: null) or another site may not upload.
+            using var rebound = new HttpRequestMessage(HttpMethod.Get, $"{url}/models");
+            rebound.Headers.Host = "evil.example:" + new Uri(url).Port;
+            using var reboundResponse = await http.SendAsync(rebound, timeout.Token);
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, reboundResponse.StatusCode);
+            var error = await reboundResponse.Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
+            Assert.Equal("host_not_allowed", error.GetProperty("error").GetProperty("code").GetString());
+            foreach (var origin in new[] { "null", "http://evil.example" })
+            {
+                using var form = new MultipartFormDataContent { { new StringContent("{}"), "file", "x.jsonl" }, { new StringContent("fine-tune"), "purpose" } };
+                using var upload = new HttpRequestMessage(HttpMethod.Post, $"{url}/files") { Content = form };
+                upload.Headers.Add("Origin", origin);
+                using var uploadResponse = await http.SendAsync(upload, timeout.Token);
+                Assert.Equal(System.Net.HttpStatusCode.Forbidden, uploadResponse.StatusCode);
+            }
+            Assert.Empty(Directory.GetFiles(Path.Combine(dir.Path, "files")));
         }
         finally
         {

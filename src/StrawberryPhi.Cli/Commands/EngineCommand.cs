@@ -61,6 +61,12 @@ internal static class EngineCommand
                 o.MaxConcurrentJobs = parse.GetValue(maxJobs);
             });
             await using var app = builder.Build();
+            if (string.IsNullOrEmpty(key))
+            {
+                // Without a key the engine trusts loopback, so web pages must not reach it through a rebound name or another origin.
+                app.UseLoopbackGuard((http, status, title, message) => OpenAiError.Result(status, "invalid_request_error", $"{title}: {message}", null,
+                    status == 400 ? "host_not_allowed" : "cross_site_request").ExecuteAsync(http));
+            }
             app.MapLocalEngine("/v1");
             await app.StartAsync(cancellationToken);
             context.Output.WriteLine($"Local engine listening on {app.Urls.First()}/v1 (data: {directory}{(key is null ? "" : "; API key required")}). Ctrl+C stops it.");

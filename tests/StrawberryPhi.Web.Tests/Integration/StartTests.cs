@@ -53,6 +53,23 @@ public sealed class StartTests(StudioHost first) : IClassFixture<StudioHost>
         }
     }
 
+    [Fact]
+    public async Task ListeningBeyondLoopback_Process_SaysWhyAndExitsWithOne()
+    {
+        var data = Directory.CreateTempSubdirectory("phi-any-").FullName;
+        try
+        {
+            var (code, said) = await RunStudioAsync("--urls", "http://0.0.0.0:0", "--DataDirectory", data);
+
+            Assert.Equal(1, code);
+            Assert.Contains("The studio cannot start: it has no sign-in yet, so it only listens on loopback addresses", said, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
     /// <summary>Runs the studio as a user does (its own process, Production), and returns its exit code and output.</summary>
     private static async Task<(int Code, string Output)> RunStudioAsync(params string[] arguments)
     {
