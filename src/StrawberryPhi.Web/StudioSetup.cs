@@ -30,7 +30,7 @@ public static partial class StudioSetup
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<StudioEvents>();
+        builder.Services.AddSingleton<StudioNotifier>();
         builder.Services.AddSingleton<StudioExit>();
     }
 
@@ -76,7 +76,15 @@ public static partial class StudioSetup
     public static void AddStudioUi(this WebApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
-        builder.Services.AddMudServices();
+        builder.Services.AddMudServices(o =>
+        {
+            // At the bottom, away from the page's own buttons; a few at a time, never the same one twice.
+            o.SnackbarConfiguration.PositionClass = MudBlazor.Defaults.Classes.Position.BottomCenter;
+            o.SnackbarConfiguration.PreventDuplicates = true;
+            o.SnackbarConfiguration.MaxDisplayedSnackbars = 3;
+            o.SnackbarConfiguration.VisibleStateDuration = 4000;
+            o.SnackbarConfiguration.ShowCloseIcon = true;
+        });
         // Run from the build output in any environment (not only Development), the packages' assets (MudBlazor's CSS
         // and scripts) are found through the build's manifest; a published app has them in wwwroot and no manifest.
         builder.WebHost.UseStaticWebAssets();

@@ -12,6 +12,9 @@ public abstract record Fault
 
     /// <summary>Let the server do the work, then lose its answer (a connection dropped on the way back).</summary>
     public sealed record DropResponse : Fault;
+
+    /// <summary>Hold the request until <paramref name="Until"/> completes, then pass it through.</summary>
+    public sealed record Hold(Task Until) : Fault;
 }
 
 /// <summary>Rules for the provider HttpClient, and a record of every request it sent.</summary>
@@ -45,6 +48,9 @@ internal sealed class FaultHandler(FaultInjector faults) : DelegatingHandler
                     response.Headers.TryAddWithoutValidation(name, value);
                 }
                 return response;
+            case Fault.Hold hold:
+                await hold.Until.WaitAsync(cancellationToken);
+                return await base.SendAsync(request, cancellationToken);
             case Fault.DropResponse:
                 using (await base.SendAsync(request, cancellationToken))
                 {

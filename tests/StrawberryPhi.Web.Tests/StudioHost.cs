@@ -101,25 +101,20 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
     public async Task<T> WaitForAsync<T>(Func<Task<T?>> check)
         where T : class
     {
-        var events = Service<StudioEvents>();
         using var signal = new SemaphoreSlim(0);
-        void OnEvent(StudioEvent e) => signal.Release();
-        events.Published += OnEvent;
-        try
+        using var subscription = Service<StudioNotifier>().Subscribe(StudioTopic.Everything, _ =>
         {
-            using var timeout = new CancellationTokenSource(Timeout);
-            while (true)
+            signal.Release();
+            return Task.CompletedTask;
+        });
+        using var timeout = new CancellationTokenSource(Timeout);
+        while (true)
+        {
+            if (await check() is { } value)
             {
-                if (await check() is { } value)
-                {
-                    return value;
-                }
-                await signal.WaitAsync(timeout.Token);
+                return value;
             }
-        }
-        finally
-        {
-            events.Published -= OnEvent;
+            await signal.WaitAsync(timeout.Token);
         }
     }
 

@@ -59,7 +59,8 @@ public static class FineTuneEstimator
         }
         var chosenEpochs = epochs ?? RecommendedEpochs(exampleTokens.Count);
         var billed = tokensPerEpoch * chosenEpochs;
-        decimal? cost = model.TrainingPricePer1M is { } price ? Math.Round(billed * price / 1_000_000m, 2) : null;
+        // A model that is shut down cannot be trained: no cost is offered as if it could.
+        decimal? cost = model.TrainingPricePer1M is { } price && !model.IsShutDown(today) ? Math.Round(billed * price / 1_000_000m, 2) : null;
         return new FineTuneEstimate(
             model.Id, model.Encoding, model.TrainingTokenLimit, exampleTokens.Count, chosenEpochs, tokensPerEpoch, billed,
             model.TrainingPricePer1M, cost, catalog.AsOf, Notices(model, catalog, today));

@@ -17,7 +17,11 @@ public sealed record CatalogModel(
     IReadOnlyList<string> Methods,
     [property: JsonPropertyName("training_price_per_1m")] decimal? TrainingPricePer1M,
     [property: JsonPropertyName("inference_price_per_1m")] InferencePrice? InferencePricePer1M,
-    DateOnly? ShutdownDate);
+    DateOnly? ShutdownDate)
+{
+    /// <summary>Shut down on or before <paramref name="today"/>: it can no longer be fine-tuned, and its fine-tunes no longer serve.</summary>
+    public bool IsShutDown(DateOnly today) => ShutdownDate is { } date && date <= today;
+}
 
 /// <summary>
 /// Fine-tunable models per provider with token limits, methods, prices and shutdown dates, read from a dated data

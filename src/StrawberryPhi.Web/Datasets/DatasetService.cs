@@ -35,7 +35,7 @@ public sealed record ValidateRequest(string? Model, bool? Reflection);
 /// <summary>Datasets: intake, validation reports, preview, and derived datasets (the original is never modified).</summary>
 public sealed class DatasetService(
     IDbContextFactory<StudioDbContext> db, DatasetFiles files, DatasetValidationQueue queue, IOptions<StudioOptions> options,
-    TimeProvider time, StudioEvents events, ILogger<DatasetService> logger)
+    TimeProvider time, StudioNotifier events, ILogger<DatasetService> logger)
 {
     public const int MaxSearchMatches = 100_000;
     private static readonly string[] JsonlFormats = [nameof(DatasetFormat.ChatJsonl), nameof(DatasetFormat.PreferenceJsonl)];
@@ -120,7 +120,7 @@ public sealed class DatasetService(
         var row = await Find(context, id, cancellationToken);
         row.Name = name;
         await context.SaveChangesAsync(cancellationToken);
-        events.Publish(StudioEventKind.DatasetChanged, id);
+        events.DatasetChanged(id);
         return Summary(row);
     }
 
@@ -142,7 +142,7 @@ public sealed class DatasetService(
         row.StatusMessage = null;
         await context.SaveChangesAsync(cancellationToken);
         queue.Enqueue(row.Id);
-        events.Publish(StudioEventKind.DatasetChanged, id);
+        events.DatasetChanged(id);
         return Summary(row);
     }
 
@@ -158,7 +158,7 @@ public sealed class DatasetService(
             return await context.Datasets.AnyAsync(d => d.StoredFile == row.StoredFile, CancellationToken.None);
         }, cancellationToken);
         logger.LogInformation("Removed dataset {DatasetId}", id);
-        events.Publish(StudioEventKind.DatasetChanged, id);
+        events.DatasetChanged(id);
     }
 
     public async Task<IssuePage> IssuesAsync(Guid id, Severity? severity, string? code, string? text, int skip, int take, CancellationToken cancellationToken)
@@ -368,7 +368,7 @@ public sealed class DatasetService(
             events.ClearProgress(id);
         }
         await context.SaveChangesAsync(CancellationToken.None);
-        events.Publish(StudioEventKind.DatasetChanged, id);
+        events.DatasetChanged(id);
     }
 
     /// <summary>Datasets whose validation a stop cut short.</summary>
@@ -442,7 +442,7 @@ public sealed class DatasetService(
         {
             queue.Enqueue(row.Id);
         }
-        events.Publish(StudioEventKind.DatasetChanged, row.Id);
+        events.DatasetChanged(row.Id);
     }
 
     /// <summary>The dataset's row, for services of the studio that need its stored facts without the report.</summary>

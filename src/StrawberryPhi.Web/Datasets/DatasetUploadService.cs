@@ -18,7 +18,7 @@ public sealed record UploadView(
 /// </summary>
 public sealed class DatasetUploadService(
     IDbContextFactory<StudioDbContext> db, DatasetService datasets, ProviderConnectionService providers, TimeProvider time,
-    StudioEvents events, IHostApplicationLifetime lifetime, ILogger<DatasetUploadService> logger) : IDisposable
+    StudioNotifier events, IHostApplicationLifetime lifetime, ILogger<DatasetUploadService> logger) : IDisposable
 {
     private const string Interrupted = "The studio stopped during the upload; retry it.";
 
@@ -100,7 +100,7 @@ public sealed class DatasetUploadService(
         await context.SaveChangesAsync(cancellationToken);
         var id = row.Id;
         _running[id] = Task.Run(() => RunAsync(id, lifetime.ApplicationStopping), CancellationToken.None);
-        events.Publish(StudioEventKind.UploadChanged, datasetId);
+        events.DatasetChanged(datasetId);
         return View(row, provider.Name);
     }
 
@@ -152,7 +152,7 @@ public sealed class DatasetUploadService(
             events.ClearProgress(row.Id);
             await context.SaveChangesAsync(CancellationToken.None);
             _running.TryRemove(uploadId, out _);
-            events.Publish(StudioEventKind.UploadChanged, row.DatasetId);
+            events.DatasetChanged(row.DatasetId);
         }
     }
 

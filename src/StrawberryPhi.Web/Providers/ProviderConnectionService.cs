@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.EntityFrameworkCore;
 using StrawberryPhi.Core.Catalog;
+using StrawberryPhi.Core.Text;
 using StrawberryPhi.Providers;
 using StrawberryPhi.Web.Data;
 using StrawberryPhi.Web.Security;
@@ -17,17 +17,21 @@ public sealed record ProviderView(
 /// <summary>What a user enters. A null or empty <see cref="ApiKey"/> on edit keeps the stored key.</summary>
 public sealed record ProviderInput(string Name, ProviderKind Kind, string? BaseUrl, string? ApiKey, string? Organization, string? Project, bool RemoveKey = false);
 
-public sealed record ProviderTestResult(bool Ok, string Message, int Models, long ElapsedMs);
+/// <param name="Removed">The connection was removed while the provider answered: nothing was kept.</param>
+public sealed record ProviderTestResult(bool Ok, string Message, int Models, long ElapsedMs, bool Removed = false);
 
 /// <summary>A base model that can be fine-tuned through a connection, with its dates.</summary>
-public sealed record FineTunableModel(string Id, int? TrainingTokenLimit, decimal? TrainingPricePer1M, DateOnly? ShutdownDate, IReadOnlyList<string> Methods, IReadOnlyList<Notice> Notices);
+/// <param name="ShutDown">Its shutdown date has passed: it can no longer be fine-tuned (and no price is given as if it could).</param>
+public sealed record FineTunableModel(
+    string Id, int? TrainingTokenLimit, decimal? TrainingPricePer1M, DateOnly? ShutdownDate, IReadOnlyList<string> Methods, IReadOnlyList<Notice> Notices,
+    bool ShutDown = false);
 
 public sealed record ProviderModels(Guid ProviderId, DateOnly CatalogAsOf, DateOnly? NewJobsEnd, string? Note, IReadOnlyList<FineTunableModel> Models);
 
 /// <summary>Provider connections: saved with keys encrypted by the <see cref="KeyVault"/>, tested, and turned into clients.</summary>
 public sealed class ProviderConnectionService(
     IDbContextFactory<StudioDbContext> db, KeyVault vault, ProviderClientFactory clients, IServer server, TimeProvider time,
-    StudioEvents events, ILogger<ProviderConnectionService> logger)
+    StudioNotifier events, ILogger<ProviderConnectionService> logger)
 {
     public const string LocalName = "Local engine";
     public const string LocalPrefix = "/local/v1";
@@ -58,7 +62,7 @@ public sealed class ProviderConnectionService(
         context.Providers.Add(row);
         await SaveNamedAsync(context, row.Name, cancellationToken);
         logger.LogInformation("Added provider connection {ProviderId} ({Kind})", row.Id, row.Kind);
-        events.Publish(StudioEventKind.ProvidersChanged, row.Id);
+        events.Publish(StudioTopic.Providers);
         return View(row);
     }
 
@@ -79,7 +83,7 @@ public sealed class ProviderConnectionService(
         row.UpdatedAt = time.GetUtcNow().UtcDateTime;
         await SaveNamedAsync(context, row.Name, cancellationToken);
         logger.LogInformation("Updated provider connection {ProviderId}", row.Id);
-        events.Publish(StudioEventKind.ProvidersChanged, row.Id);
+        events.Publish(StudioTopic.Providers);
         return View(row);
     }
 
@@ -107,62 +111,84 @@ public sealed class ProviderConnectionService(
         context.Providers.Remove(row);
         await context.SaveChangesAsync(cancellationToken);
         logger.LogInformation("Removed provider connection {ProviderId}", id);
-        events.Publish(StudioEventKind.ProvidersChanged, id);
+        events.Publish(StudioTopic.Providers);
     }
 
-    /// <summary>Lists the provider's models with the stored key; the outcome is kept on the connection.</summary>
+    /// <summary>
+    /// Lists the provider's models with the stored key; the outcome is kept on the connection. A connection removed
+    /// while the provider answered keeps nothing and the caller is told so: the test ends quietly.
+    /// </summary>
     public async Task<ProviderTestResult> TestAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var context = await db.CreateDbContextAsync(cancellationToken);
-        var row = await Find(context, id, cancellationToken);
-        var stopwatch = Stopwatch.StartNew();
+        IProviderClient client;
+        await using (var context = await db.CreateDbContextAsync(cancellationToken))
+        {
+            client = ClientFor(await Find(context, id, cancellationToken));
+        }
+        var started = time.GetTimestamp();
         ProviderTestResult result;
         try
         {
-            var models = await ClientFor(row).ListModelsAsync(cancellationToken);
-            result = new ProviderTestResult(true, $"Connected: {models.Count} model{(models.Count == 1 ? "" : "s")} listed.", models.Count, stopwatch.ElapsedMilliseconds);
+            var models = await client.ListModelsAsync(cancellationToken);
+            result = new ProviderTestResult(true, $"Connected: {Plural.Of(models.Count, "model")} listed.", models.Count, Elapsed(started));
         }
         catch (Exception e) when (e is ProviderException or KeyVaultException or StudioException)
         {
-            result = new ProviderTestResult(false, e.Message, 0, stopwatch.ElapsedMilliseconds);
-            logger.LogInformation("Test of provider connection {ProviderId} failed: {Reason}", id, e.Message);
+            result = new ProviderTestResult(false, e.Message, 0, Elapsed(started));
+            logger.LogWarning("Test of provider connection {ProviderId} failed: {Reason}", id, e.Message);
         }
-        row.LastTestedAt = time.GetUtcNow().UtcDateTime;
-        row.LastTestOk = result.Ok;
-        row.LastTestMessage = result.Message;
-        await context.SaveChangesAsync(cancellationToken);
-        events.Publish(StudioEventKind.ProvidersChanged, id);
+        await using (var context = await db.CreateDbContextAsync(cancellationToken))
+        {
+            var now = time.GetUtcNow().UtcDateTime;
+            var kept = await context.Providers.Where(p => p.Id == id).ExecuteUpdateAsync(set => set
+                .SetProperty(p => p.LastTestedAt, now)
+                .SetProperty(p => p.LastTestOk, result.Ok)
+                .SetProperty(p => p.LastTestMessage, result.Message), cancellationToken);
+            if (kept == 0)
+            {
+                return result with { Removed = true };
+            }
+        }
+        events.Publish(StudioTopic.Providers);
         return result;
     }
 
-    /// <summary>Which base models can be fine-tuned through a connection: the dated catalog for hosted kinds, the engine's own list for the local one.</summary>
+    private long Elapsed(long started) => (long)time.GetElapsedTime(started).TotalMilliseconds;
+
+    /// <summary>
+    /// Which base models can be fine-tuned through a connection: the dated catalog for OpenAI and Azure, what the
+    /// server lists for the local engine and a custom endpoint (with the catalog's facts where it knows the model).
+    /// </summary>
     public async Task<ProviderModels> ModelsAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var context = await db.CreateDbContextAsync(cancellationToken);
-        var row = await Find(context, id, cancellationToken);
+        ProviderConnection row;
+        await using (var context = await db.CreateDbContextAsync(cancellationToken))
+        {
+            row = await Find(context, id, cancellationToken);
+        }
         var catalog = ModelCatalog.Default;
         var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        if (row.Kind == ProviderKind.Local)
+        FineTunableModel FromCatalog(CatalogModel m) => m.IsShutDown(today)
+            ? new FineTunableModel(m.Id, m.TrainingTokenLimit, null, m.ShutdownDate, m.Methods, FineTuneEstimator.Notices(m, catalog, today), ShutDown: true)
+            : new FineTunableModel(m.Id, m.TrainingTokenLimit, m.TrainingPricePer1M, m.ShutdownDate, m.Methods, FineTuneEstimator.Notices(m, catalog, today));
+        if (row.Kind is ProviderKind.Local or ProviderKind.Custom)
         {
             var listed = await ClientFor(row).ListModelsAsync(cancellationToken);
             var bases = listed.Where(m => !m.Id.StartsWith("ft:", StringComparison.Ordinal))
-                .Select(m => new FineTunableModel(m.Id, null, 0m, m.ShutdownDate, ["supervised"], []))
+                .Select(m => row.Kind == ProviderKind.Custom && catalog.Find(m.Id) is { } known
+                    ? FromCatalog(known) with { Id = m.Id }
+                    : new FineTunableModel(m.Id, null, row.Kind == ProviderKind.Local ? 0m : null, m.ShutdownDate, row.Kind == ProviderKind.Local ? ["supervised"] : [], [],
+                        ShutDown: m.ShutdownDate is { } date && date <= today))
                 .ToList();
-            return new ProviderModels(id, catalog.AsOf, null, "Trains on this machine's CPU; free, private, and small.", bases);
+            var note = row.Kind == ProviderKind.Local
+                ? "Trains on this machine's CPU; free, private, and small."
+                : "What this endpoint lists (fine-tunes left out); token limits and prices are shown where the catalog knows the model.";
+            return new ProviderModels(id, catalog.AsOf, null, note, bases);
         }
-        var providerId = row.Kind switch
-        {
-            ProviderKind.OpenAI => "openai",
-            ProviderKind.AzureOpenAI => "azure-openai",
-            _ => null,
-        };
-        var info = providerId is null ? null : catalog.FindProvider(providerId);
-        var models = catalog.Models
-            .Where(m => providerId is null || m.Providers.Contains(providerId))
-            .Select(m => new FineTunableModel(m.Id, m.TrainingTokenLimit, m.TrainingPricePer1M, m.ShutdownDate, m.Methods, FineTuneEstimator.Notices(m, catalog, today)))
-            .ToList();
-        var note = info?.Note ?? (row.Kind == ProviderKind.Custom ? "A custom endpoint: these are the catalog's GPT models; the server decides which it offers." : null);
-        return new ProviderModels(id, catalog.AsOf, info?.FineTuningNewJobsEnd, note, models);
+        var providerId = row.Kind == ProviderKind.OpenAI ? "openai" : "azure-openai";
+        var info = catalog.FindProvider(providerId);
+        var models = catalog.Models.Where(m => m.Providers.Contains(providerId)).Select(FromCatalog).ToList();
+        return new ProviderModels(id, catalog.AsOf, info?.FineTuningNewJobsEnd, info?.Note, models);
     }
 
     /// <summary>A client for the connection, with the key decrypted for this use only.</summary>

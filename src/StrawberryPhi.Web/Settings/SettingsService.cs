@@ -9,7 +9,7 @@ public sealed record SettingsView(
     bool NotifyInApp, bool NotifyBrowser, string? NotifyWebhookUrl, string DefaultTargetModel);
 
 /// <summary>The studio's settings row: theme, default testing parameters, notification preferences.</summary>
-public sealed class SettingsService(IDbContextFactory<StudioDbContext> db, StudioEvents events)
+public sealed class SettingsService(IDbContextFactory<StudioDbContext> db, StudioNotifier events, TimeProvider time)
 {
     public async Task<SettingsView> GetAsync(CancellationToken cancellationToken)
     {
@@ -39,14 +39,18 @@ public sealed class SettingsService(IDbContextFactory<StudioDbContext> db, Studi
         row.NotifyWebhookUrl = string.IsNullOrWhiteSpace(input.NotifyWebhookUrl) ? null : input.NotifyWebhookUrl.Trim();
         row.DefaultTargetModel = ModelCatalog.Default.Find(input.DefaultTargetModel)!.Id;
         await context.SaveChangesAsync(cancellationToken);
-        events.Publish(StudioEventKind.SettingsChanged, Guid.Empty);
+        events.Publish(StudioTopic.Settings);
         return View(row);
     }
 
-    public async Task<SettingsView> SetThemeAsync(ThemeMode theme, CancellationToken cancellationToken) =>
-        await SaveAsync(await GetAsync(cancellationToken) with { Theme = theme }, cancellationToken);
+    /// <summary>Changes part of the settings (a panel's own fields) on top of what is stored now.</summary>
+    public async Task<SettingsView> UpdateAsync(Func<SettingsView, SettingsView> change, CancellationToken cancellationToken) =>
+        await SaveAsync(change(await GetAsync(cancellationToken)), cancellationToken);
 
-    private static void Check(SettingsView s)
+    public Task<SettingsView> SetThemeAsync(ThemeMode theme, CancellationToken cancellationToken) =>
+        UpdateAsync(s => s with { Theme = theme }, cancellationToken);
+
+    private void Check(SettingsView s)
     {
         if (s.Temperature is < 0 or > 2 || double.IsNaN(s.Temperature))
         {
@@ -73,9 +77,13 @@ public sealed class SettingsService(IDbContextFactory<StudioDbContext> db, Studi
         {
             throw StudioException.Invalid("notifyWebhookUrl", $"\"{s.NotifyWebhookUrl}\" is not an http(s) URL.");
         }
-        if (ModelCatalog.Default.Find(s.DefaultTargetModel) is null)
+        if (ModelCatalog.Default.Find(s.DefaultTargetModel) is not { } model)
         {
             throw StudioException.Invalid("defaultTargetModel", $"\"{s.DefaultTargetModel}\" is not in the model catalog.");
+        }
+        if (model.IsShutDown(DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime)))
+        {
+            throw StudioException.Invalid("defaultTargetModel", $"{model.Id} was shut down on {model.ShutdownDate:yyyy-MM-dd}: choose a model that can still be fine-tuned.");
         }
     }
 

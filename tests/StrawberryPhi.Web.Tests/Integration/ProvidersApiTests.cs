@@ -246,6 +246,41 @@ public sealed class ProvidersApiTests(StudioHost host) : IClassFixture<StudioHos
     }
 
     [Fact]
+    public async Task Test_ConnectionRemovedWhileTheProviderAnswers_EndsQuietlyAndKeepsNothing()
+    {
+        var created = await CreateAsync(new { name = $"Removed mid-test {Guid.NewGuid():N}", kind = "Custom", baseUrl = LocalEngineUrl.ToString() });
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Faults.Rule = (request, _) =>
+        {
+            if (!request.RequestUri!.AbsolutePath.EndsWith("/models", StringComparison.Ordinal))
+            {
+                return null;
+            }
+            arrived.TrySetResult();
+            return new Fault.Hold(release.Task);
+        };
+        var providers = host.Service<ProviderConnectionService>();
+        try
+        {
+            var testing = providers.TestAsync(created.Id, CancellationToken.None);
+            await arrived.Task.WaitAsync(StudioHost.Timeout);
+            await providers.DeleteAsync(created.Id, CancellationToken.None);
+            release.SetResult();
+
+            var result = await testing.WaitAsync(StudioHost.Timeout);
+            Assert.True(result.Removed);
+            Assert.True(result.Ok);
+        }
+        finally
+        {
+            host.Faults.Rule = null;
+        }
+        await using var context = await host.Service<IDbContextFactory<StudioDbContext>>().CreateDbContextAsync();
+        Assert.False(await context.Providers.AnyAsync(p => p.Id == created.Id));
+    }
+
+    [Fact]
     public async Task CrossSitePost_IsRefused()
     {
         using var api = host.Api();
