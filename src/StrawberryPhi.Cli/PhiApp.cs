@@ -52,6 +52,7 @@ public static class PhiApp
             ConvertCommand.Create(context),
             SplitCommand.Create(context),
             DedupeCommand.Create(context),
+            CleanCommand.Create(context),
             SampleCommand.Create(context),
             ModelsCommand.Create(context),
             EngineCommand.Create(context),

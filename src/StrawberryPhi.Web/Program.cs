@@ -18,6 +18,7 @@ try
     await app.PrepareStudioAsync();
     app.UseStudioPipeline();
     app.MapStudioApi();
+    app.MapStudioHealth();
     app.MapStudioLocalEngine();
     app.MapStudioUi();
 

@@ -32,6 +32,8 @@ public static partial class StudioSetup
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<StudioNotifier>();
         builder.Services.AddSingleton<StudioExit>();
+        builder.Services.AddSingleton<BackgroundLoops>();
+        builder.Services.AddHealthChecks().AddCheck<BackgroundLoops>("background loops");
     }
 
     public static void AddPersistence(this WebApplicationBuilder builder)
@@ -65,6 +67,7 @@ public static partial class StudioSetup
         builder.Services.AddSingleton<DatasetService>();
         builder.Services.AddSingleton<DatasetUploadService>();
         builder.Services.AddHostedService<DatasetValidationWorker>();
+        builder.Services.AddHostedService<DatasetUploadWorker>();
     }
 
     public static void AddStudioLocalEngine(this WebApplicationBuilder builder)
@@ -158,6 +161,9 @@ public static partial class StudioSetup
         app.UseStatusCodePages();
         app.UseAntiforgery();
     }
+
+    /// <summary>/healthz: Healthy while every background loop runs; Unhealthy naming the one that stopped.</summary>
+    public static void MapStudioHealth(this WebApplication app) => app.MapHealthChecks("/healthz");
 
     public static void MapStudioLocalEngine(this WebApplication app) => app.MapLocalEngine(ProviderConnectionService.LocalPrefix);
 

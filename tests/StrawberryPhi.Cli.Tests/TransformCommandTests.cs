@@ -14,7 +14,9 @@ public class TransformCommandTests
         var converted = await PhiRunner.RunAsync("convert", input, "-o", output, "--reflection", "--wrap-output");
         Assert.Equal(ExitCodes.Ok, converted.ExitCode);
         Assert.Contains("wrote 12 examples", converted.Output);
-        Assert.Contains("12 converted to reflection form", converted.Output);
+        Assert.Contains("Set the reflection system prompt in 12 examples; wrapped 12 plain answers in <output>; none already had reflection tags. " +
+            "No reasoning was invented", converted.Output);
+        Assert.Contains($"Next: phi validate {output} --reflection", converted.Output);
 
         var first = JsonDocument.Parse(File.ReadLines(output).First()).RootElement.GetProperty("messages");
         Assert.StartsWith("You are a world-class AI system", first[0].GetProperty("content").GetString());
@@ -23,7 +25,45 @@ public class TransformCommandTests
         // Wrapping invents no reasoning, so the reflection checks flag the missing thinking block.
         var validated = await PhiRunner.RunAsync("validate", output, "--reflection", "--format", "json");
         Assert.Equal(ExitCodes.DataErrors, validated.ExitCode);
-        Assert.Equal(12, JsonDocument.Parse(validated.Output).RootElement.GetProperty("counts").GetProperty("reflection_missing_thinking").GetInt64());
+        var json = JsonDocument.Parse(validated.Output).RootElement;
+        Assert.Equal(12, json.GetProperty("counts").GetProperty("reflection_missing_thinking").GetInt64());
+        Assert.Equal(12, json.GetProperty("reflection_errors").GetInt64());
+
+        // In words, the reflection format is a verdict of its own: the provider would accept this file.
+        var text = await PhiRunner.RunAsync("validate", output, "--reflection");
+        Assert.Contains("✓ no errors", text.Output);
+        Assert.Contains("Reflection format: ✗ 12 errors (0 of 12 examples well formed; the provider does not check this)", text.Output);
+    }
+
+    [Fact]
+    public async Task Clean_KeepsTheExamplesWithoutErrors_AndListsTheDroppedLines()
+    {
+        using var dir = new TempDirectory();
+        var good = """{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}""";
+        var lines = Enumerable.Repeat(good, 11).ToList();
+        lines[3] = """{"messages":[{"role":"robot","content":"q"},{"role":"assistant","content":"a"}]}""";
+        var input = dir.WriteLines("train.jsonl", lines);
+
+        var result = await PhiRunner.RunAsync("clean", input, "-o", dir.File("clean.jsonl"));
+
+        Assert.Equal(ExitCodes.Ok, result.ExitCode);
+        Assert.Contains("Kept 10 examples and dropped 1 example with errors", result.Output);
+        Assert.Contains("line 4, $.messages[0].role:", result.Output);
+        Assert.Contains("(unrecognized_role)", result.Output);
+        Assert.Equal(10, File.ReadAllLines(dir.File("clean.jsonl")).Length);
+        Assert.Equal(ExitCodes.Ok, (await PhiRunner.RunAsync("validate", dir.File("clean.jsonl"))).ExitCode);
+    }
+
+    [Fact]
+    public async Task Convert_RelativeOutput_NextHintRepeatsThePathAsGiven()
+    {
+        using var dir = new TempDirectory();
+        var input = dir.WriteLines("qa.csv", ["question,answer", "a,b"]);
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, dir.File("my out.jsonl"));
+
+        var result = await PhiRunner.RunAsync("convert", input, "-o", relative);
+
+        Assert.Contains($"Next: phi validate '{relative}'", result.Output);
     }
 
     [Fact]

@@ -100,4 +100,8 @@ internal static class CommonOptions
         return catalog.Find(name) ?? throw new CommandFailedException(
             $"unknown model \"{name}\"; known: {string.Join(", ", catalog.Models.Select(m => m.Id))}.");
     }
+
+    /// <summary>A path as a shell takes it back: quoted when it holds spaces or quotes.</summary>
+    public static string Quoted(string path) =>
+        path.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '$' or '&' or ';' or '(' or ')') ? $"'{path.Replace("'", "'\\''", StringComparison.Ordinal)}'" : path;
 }

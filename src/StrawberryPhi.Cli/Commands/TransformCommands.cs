@@ -5,7 +5,9 @@ using StrawberryPhi.Core;
 using StrawberryPhi.Core.Datasets;
 using StrawberryPhi.Core.Import;
 using StrawberryPhi.Core.Reflection;
+using StrawberryPhi.Core.Text;
 using StrawberryPhi.Core.Transform;
+using StrawberryPhi.Core.Validation;
 
 namespace StrawberryPhi.Cli.Commands;
 
@@ -85,22 +87,26 @@ internal static class ConvertCommand
 
             if (parse.GetValue(format) == "json")
             {
-                context.Output.WriteLine(JsonSerializer.Serialize(new { input, output = target, result.Source, result.Written, result.Changed, result.Skipped, result.Issues }, CoreJson.Options));
+                context.Output.WriteLine(JsonSerializer.Serialize(new { input, output = target, result.Source, result.Written, result.Changed, result.Skipped, result.Issues, result.Reflection }, CoreJson.Options));
             }
             else
             {
-                context.Console.MarkupLine($"Read {Markup.Escape(result.Source)}; wrote [bold]{result.Written:N0}[/] examples to {Markup.Escape(target)}"
-                    + (conversion is null ? "" : $" ({result.Changed:N0} converted to reflection form)") + ".");
+                context.Console.MarkupLine($"Read {Markup.Escape(result.Source)}; wrote [bold]{Plural.Of(result.Written, "example")}[/] to {Markup.Escape(target)}.");
+                if (result.Reflection is { } tally)
+                {
+                    context.Console.MarkupLine(Markup.Escape(tally.Describe(reflectionTags)));
+                }
                 if (result.Skipped > 0)
                 {
-                    context.Console.MarkupLine($"[red]Skipped {result.Skipped:N0} record{(result.Skipped == 1 ? "" : "s")} with errors:[/]");
+                    context.Console.MarkupLine($"[red]Skipped {Plural.Of(result.Skipped, "record")} with errors:[/]");
                     foreach (var issue in result.Issues)
                     {
                         var where = issue.Line > 0 ? $"line {issue.Line}" : issue.Path;
                         context.Console.MarkupLine($"  {Markup.Escape(where)}: {Markup.Escape(issue.Message)}");
                     }
                 }
-                context.Console.MarkupLine($"[dim]Next: phi validate {Markup.Escape(Path.GetFileName(target))}{(conversion is null ? "" : " --reflection")}[/]");
+                // The path as the user wrote it works from where they are; the bare file name would not from elsewhere.
+                context.Console.MarkupLine($"[dim]Next: phi validate {Markup.Escape(CommonOptions.Quoted(parse.GetValue(output)!))}{(conversion is null ? "" : " --reflection")}[/]");
             }
             return result.Skipped > 0 ? ExitCodes.DataErrors : ExitCodes.Ok;
         });
@@ -138,7 +144,7 @@ internal static class SplitCommand
             var train = CommonOptions.OutputFile(parse.GetValue(trainOut) ?? stem + ".train.jsonl", input);
             var valid = CommonOptions.OutputFile(parse.GetValue(validationOut) ?? stem + ".validation.jsonl", input, train);
             var result = LineSelection.Split(input, train, valid, share, parse.GetValue(seed));
-            context.Console.MarkupLine($"Wrote {result.Train:N0} training examples to {Markup.Escape(train)} and {result.Validation:N0} validation examples to {Markup.Escape(valid)} (seed {parse.GetValue(seed)}).");
+            context.Console.MarkupLine($"Wrote {Plural.Of(result.Train, "training example")} to {Markup.Escape(train)} and {Plural.Of(result.Validation, "validation example")} to {Markup.Escape(valid)} (seed {parse.GetValue(seed)}).");
             return ExitCodes.Ok;
         });
         return command;
@@ -161,7 +167,7 @@ internal static class DedupeCommand
             var input = CommonOptions.ExistingFile(parse.GetValue(file)!);
             var target = CommonOptions.OutputFile(parse.GetValue(output)!, input);
             var result = LineSelection.Dedupe(input, target);
-            context.Console.MarkupLine($"Kept {result.Kept:N0} examples and removed {result.Removed:N0} duplicates; wrote {Markup.Escape(target)}.");
+            context.Console.MarkupLine($"Kept {Plural.Of(result.Kept, "example")} and removed {Plural.Of(result.Removed, "duplicate")}; wrote {Markup.Escape(target)}.");
             foreach (var (line, first) in result.Examples.Take(10))
             {
                 context.Console.MarkupLine($"  line {line} repeats line {first}");
@@ -194,8 +200,52 @@ internal static class SampleCommand
                 throw new CommandFailedException("--count must be 1 or more.");
             }
             var written = LineSelection.Sample(input, target, parse.GetValue(count), parse.GetValue(seed));
-            context.Console.MarkupLine($"Wrote {written:N0} examples to {Markup.Escape(target)} (seed {parse.GetValue(seed)}).");
+            context.Console.MarkupLine($"Wrote {Plural.Of(written, "example")} to {Markup.Escape(target)} (seed {parse.GetValue(seed)}).");
             return ExitCodes.Ok;
+        });
+        return command;
+    }
+}
+
+/// <summary><c>phi clean</c>: keep the examples the provider would accept, and say which lines went and why.</summary>
+internal static class CleanCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var file = CommonOptions.FileArgument("A chat or preference JSONL file.");
+        var output = CommonOptions.Output(required: true);
+        var model = CommonOptions.Model();
+        var format = CommonOptions.Format();
+        var command = new Command("clean", "Write only the examples without errors (the checks of phi validate; reflection checks aside), listing each dropped line with its error. The input is never modified.")
+        {
+            file, output, model, format,
+        };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var input = CommonOptions.ExistingFile(parse.GetValue(file)!);
+            var target = CommonOptions.OutputFile(parse.GetValue(output)!, input);
+            var options = DatasetValidator.OptionsFor(CommonOptions.ResolveModel(parse.GetValue(model)!));
+            var result = LineSelection.Clean(input, target, options, cancellationToken: cancellationToken);
+            if (parse.GetValue(format) == "json")
+            {
+                context.Output.WriteLine(JsonSerializer.Serialize(new { input, output = target, result.Kept, result.Dropped, dropped_by_code = result.DroppedByCode, first_dropped = result.FirstDropped }, CoreJson.Options));
+                return Task.FromResult(ExitCodes.Ok);
+            }
+            context.Console.MarkupLine($"Kept {Plural.Of(result.Kept, "example")} and dropped {Plural.Of(result.Dropped, "example")} with errors; wrote {Markup.Escape(target)}.");
+            foreach (var (code, count) in result.DroppedByCode)
+            {
+                context.Console.MarkupLine($"  {count:N0} × {Markup.Escape(code)}");
+            }
+            foreach (var issue in result.FirstDropped.Take(20))
+            {
+                context.Console.MarkupLine($"  line {issue.Line}, {Markup.Escape(issue.Path)}: {Markup.Escape(issue.Message)} ({Markup.Escape(issue.Code)})");
+            }
+            if (result.Dropped > 20)
+            {
+                context.Console.MarkupLine($"  [dim]… and {Plural.Of(result.Dropped - 20, "more line")} (--format json lists the first 100)[/]");
+            }
+            context.Console.MarkupLine($"[dim]Next: phi validate {Markup.Escape(CommonOptions.Quoted(parse.GetValue(output)!))}[/]");
+            return Task.FromResult(ExitCodes.Ok);
         });
         return command;
     }

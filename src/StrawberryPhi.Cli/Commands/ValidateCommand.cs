@@ -77,7 +77,7 @@ internal static class ValidateCommand
         var length = new FileInfo(path).Length;
         if (!showProgress || !context.Interactive || length < ProgressThresholdBytes)
         {
-            return DatasetValidator.ValidateFile(path, options, estimate, progress: null, cancellationToken);
+            return DatasetValidator.ValidateFile(path, options, estimate, progress: null, cancellationToken: cancellationToken);
         }
         ValidationReport? report = null;
         context.Console.Progress()
@@ -85,7 +85,7 @@ internal static class ValidateCommand
             .Start(progressContext =>
             {
                 var task = progressContext.AddTask(Path.GetFileName(path), maxValue: length);
-                report = DatasetValidator.ValidateFile(path, options, estimate, new BytesProgress(task), cancellationToken);
+                report = DatasetValidator.ValidateFile(path, options, estimate, new BytesProgress(task), cancellationToken: cancellationToken);
                 task.Value = length;
             });
         return report!;

@@ -1,6 +1,7 @@
 using Spectre.Console;
 using StrawberryPhi.Core.Catalog;
 using StrawberryPhi.Core.Datasets;
+using StrawberryPhi.Core.Text;
 using StrawberryPhi.Core.Tokens;
 using StrawberryPhi.Core.Validation;
 
@@ -15,10 +16,21 @@ internal static class ReportRenderer
         console.MarkupLine($"[bold]{Markup.Escape(Path.GetFileName(report.File))}[/]  {kind} · {report.Examples:N0} examples · {ByteSize.Format(report.Bytes)} · {report.Elapsed.TotalSeconds:0.00} s");
 
         var info = report.Counts.Sum(c => c.Value) - report.Errors - report.Warnings;
-        var verdict = report.HasErrors
-            ? $"[red]✗ {report.Errors:N0} error{Plural(report.Errors)}[/]"
+        var verdict = report.ProviderErrors > 0
+            ? $"[red]✗ {Plural.Of(report.ProviderErrors, "error")}[/]"
             : "[green]✓ no errors[/]";
-        console.MarkupLine($"{verdict} · [yellow]{report.Warnings:N0} warning{Plural(report.Warnings)}[/] · [blue]{info:N0} info[/]");
+        console.MarkupLine($"{verdict} · [yellow]{Plural.Of(report.Warnings, "warning")}[/] · [blue]{info:N0} info[/]");
+        if (report.Reflection is { } checkedReflection)
+        {
+            // A verdict of its own: an opt-in quality check that the provider does not make.
+            console.MarkupLine(report.ReflectionErrors > 0
+                ? $"Reflection format: [red]✗ {Plural.Of(report.ReflectionErrors, "error")}[/] ({checkedReflection.ValidExamples:N0} of {Plural.Of(checkedReflection.ExamplesChecked, "example")} well formed; the provider does not check this)"
+                : $"Reflection format: [green]✓ all {Plural.Of(checkedReflection.ExamplesChecked, "example")} well formed[/]");
+        }
+        if (report.Uncounted > 0)
+        {
+            console.MarkupLine($"[dim]{Plural.Of(report.Uncounted, "example")} could not be read, so {(report.Uncounted == 1 ? "its tokens are" : "their tokens are")} not counted below.[/]");
+        }
         console.WriteLine();
 
         if (report.Counts.Count > 0)
@@ -81,8 +93,9 @@ internal static class ReportRenderer
     private static void RenderEstimate(IAnsiConsole console, FineTuneEstimate estimate)
     {
         console.MarkupLine($"[bold]Estimate[/] for {Markup.Escape(estimate.Model)} (catalog of {estimate.CatalogAsOf:yyyy-MM-dd})");
-        var cost = estimate.CostUsd is { } usd ? $" ≈ [bold]${usd:N2}[/] at ${estimate.PricePer1M:N2} per 1M tokens" : " (no price in the catalog)";
-        console.MarkupLine($"  {estimate.Epochs} epoch{Plural(estimate.Epochs)} (recommended for {estimate.Examples:N0} examples) × {estimate.TokensPerEpoch:N0} tokens = {estimate.BilledTokens:N0} billed tokens{cost}");
+        var cost = estimate.CostUsd is { } usd ? $" ≈ [bold]${usd:N2}[/] at ${estimate.PricePer1M:N2} per 1M tokens"
+            : estimate.Notices.Any(n => n.Code == "model_shut_down") ? " (no cost: the model is shut down)" : " (no price in the catalog)";
+        console.MarkupLine($"  {Plural.Of(estimate.Epochs, "epoch")} (recommended for {Plural.Of(estimate.Examples, "example")}) × {Plural.Of(estimate.TokensPerEpoch, "token")} = {estimate.BilledTokens:N0} billed tokens{cost}");
         foreach (var notice in estimate.Notices)
         {
             console.MarkupLine($"  {Colored(notice.Severity)} {Markup.Escape(notice.Message)}");
@@ -103,5 +116,4 @@ internal static class ReportRenderer
         return $"[{color}]{(pad ? word.PadRight(7) : word)}[/]";
     }
 
-    private static string Plural(long count) => count == 1 ? "" : "s";
 }

@@ -5,7 +5,8 @@ using StrawberryPhi.Core.Validation;
 
 namespace StrawberryPhi.Core.Transform;
 
-public sealed record ConversionResult(DatasetFormat From, string Source, long Written, long Changed, long Skipped, IReadOnlyList<Issue> Issues);
+/// <param name="Reflection">What the reflection conversion did, when one was asked for.</param>
+public sealed record ConversionResult(DatasetFormat From, string Source, long Written, long Changed, long Skipped, IReadOnlyList<Issue> Issues, ReflectionTally? Reflection = null);
 
 /// <summary>Streams any supported source into chat JSONL, optionally converting to reflection form on the way.</summary>
 public static class DatasetConverter
@@ -29,6 +30,7 @@ public static class DatasetConverter
         var source = FormatDetection.Describe(format);
         var issues = new List<Issue>();
         long written = 0, changed = 0, skipped = 0;
+        var tally = reflection is null ? null : new ReflectionTally();
         using var file = new AtomicFile(output);
         await using (var writer = new Utf8JsonWriter(file.Stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true }))
         {
@@ -44,7 +46,7 @@ public static class DatasetConverter
                     continue;
                 }
                 var example = record.Example!;
-                if (reflection is not null && ReflectionConverter.Apply(example, reflection))
+                if (reflection is not null && ReflectionConverter.Apply(example, reflection, tally))
                 {
                     changed++;
                 }
@@ -56,6 +58,6 @@ public static class DatasetConverter
             }
         }
         file.Commit();
-        return new ConversionResult(format, source, written, changed, skipped, issues);
+        return new ConversionResult(format, source, written, changed, skipped, issues, tally);
     }
 }

@@ -2,12 +2,16 @@ using System.Collections;
 using System.IO.Hashing;
 using System.Text.Json;
 using StrawberryPhi.Core.Datasets;
+using StrawberryPhi.Core.Validation;
 
 namespace StrawberryPhi.Core.Transform;
 
 public sealed record SplitResult(long Train, long Validation);
 
 public sealed record DedupeResult(long Kept, long Removed, IReadOnlyList<(long Line, long DuplicateOf)> Examples);
+
+/// <summary>What <see cref="LineSelection.Clean"/> kept and dropped: every dropped line counted by its first error's code, the first ones listed.</summary>
+public sealed record CleanResult(long Kept, long Dropped, IReadOnlyDictionary<string, long> DroppedByCode, IReadOnlyList<Issue> FirstDropped);
 
 /// <summary>
 /// Split, sample and de-duplicate a JSONL dataset by whole lines, byte for byte, in two streaming passes at most:
@@ -105,6 +109,45 @@ public static class LineSelection
         }, cancellationToken);
         file.Commit();
         return new DedupeResult(kept, removed, examples);
+    }
+
+    /// <summary>
+    /// Keeps the examples the provider would accept: every line with an error of its own (a format error, not an
+    /// opt-in reflection check and not a problem of the file as a whole) is dropped, and said by its first error.
+    /// The same validator as <c>phi validate</c> decides, with <paramref name="options"/>' token limit.
+    /// </summary>
+    public static CleanResult Clean(string input, string output, ValidationOptions options, int maxListed = 100, CancellationToken cancellationToken = default)
+    {
+        var firstError = new Dictionary<long, Issue>();
+        DatasetValidator.ValidateFile(input, options with { Reflection = false }, onIssue: issue =>
+        {
+            if (issue is { Severity: Severity.Error, Line: > 0 } && !ValidationReport.IsReflectionCode(issue.Code))
+            {
+                firstError.TryAdd(issue.Line, issue);
+            }
+        }, cancellationToken: cancellationToken);
+        var byCode = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var listed = new List<Issue>();
+        long kept = 0, dropped = 0;
+        using var file = new AtomicFile(output);
+        ForEachExample(input, (_, line, number) =>
+        {
+            if (firstError.TryGetValue(number, out var error))
+            {
+                dropped++;
+                byCode[error.Code] = byCode.GetValueOrDefault(error.Code) + 1;
+                if (listed.Count < maxListed)
+                {
+                    listed.Add(error);
+                }
+                return;
+            }
+            file.Stream.Write(line);
+            file.Stream.WriteByte((byte)'\n');
+            kept++;
+        }, cancellationToken);
+        file.Commit();
+        return new CleanResult(kept, dropped, byCode, listed);
     }
 
     private static ulong HashLine(ReadOnlySpan<byte> line, XxHash3 hasher)

@@ -29,40 +29,53 @@ public sealed record ReflectionConversion(
 /// </summary>
 public static class ReflectionConverter
 {
+    /// <param name="tally">Counts what was done, for the one sentence that tells the user (see <see cref="ReflectionTally.Describe"/>).</param>
     /// <returns>Whether the example changed.</returns>
-    public static bool Apply(JsonObject example, ReflectionConversion conversion)
+    public static bool Apply(JsonObject example, ReflectionConversion conversion, ReflectionTally? tally = null)
     {
         var tags = conversion.Tags ?? ReflectionTags.Default;
-        var changed = false;
+        var systemChanged = false;
+        var answers = new List<JsonObject>();
         if (example["messages"] is JsonArray messages)
         {
-            changed |= ApplySystemPrompt(messages, conversion);
-            if (conversion.WrapOutput)
-            {
-                foreach (var message in messages.OfType<JsonObject>())
-                {
-                    changed |= WrapAssistant(message, tags);
-                }
-            }
+            systemChanged |= ApplySystemPrompt(messages, conversion);
+            answers.AddRange(messages.OfType<JsonObject>());
         }
         if (example["input"] is JsonObject { } input && input["messages"] is JsonArray inputMessages)
         {
-            changed |= ApplySystemPrompt(inputMessages, conversion);
-            if (conversion.WrapOutput)
+            systemChanged |= ApplySystemPrompt(inputMessages, conversion);
+            foreach (var name in (ReadOnlySpan<string>)["preferred_output", "non_preferred_output"])
             {
-                foreach (var name in (ReadOnlySpan<string>)["preferred_output", "non_preferred_output"])
+                if (example[name] is JsonArray outputs)
                 {
-                    if (example[name] is JsonArray outputs)
-                    {
-                        foreach (var message in outputs.OfType<JsonObject>())
-                        {
-                            changed |= WrapAssistant(message, tags);
-                        }
-                    }
+                    answers.AddRange(outputs.OfType<JsonObject>());
                 }
             }
         }
-        return changed;
+        var wrapped = 0;
+        foreach (var message in answers)
+        {
+            if (Role(message) != "assistant" || message["content"] is not JsonValue value || !value.TryGetValue<string>(out var content)
+                || string.IsNullOrWhiteSpace(content))
+            {
+                continue;
+            }
+            if (HasAnyTag(content, tags))
+            {
+                tally?.Count(alreadyTagged: 1);
+            }
+            else if (conversion.WrapOutput)
+            {
+                message["content"] = $"<{tags.Output}>\n{content.Trim()}\n</{tags.Output}>";
+                wrapped++;
+            }
+            else
+            {
+                tally?.Count(leftPlain: 1);
+            }
+        }
+        tally?.Count(systemPrompts: systemChanged ? 1 : 0, wrapped: wrapped);
+        return systemChanged || wrapped > 0;
     }
 
     private static bool ApplySystemPrompt(JsonArray messages, ReflectionConversion conversion)
@@ -90,21 +103,53 @@ public static class ReflectionConverter
         }
     }
 
-    private static bool WrapAssistant(JsonObject message, ReflectionTags tags)
-    {
-        if (Role(message) != "assistant" || message["content"] is not JsonValue value || !value.TryGetValue<string>(out var content)
-            || string.IsNullOrWhiteSpace(content) || HasAnyTag(content, tags))
-        {
-            return false;
-        }
-        message["content"] = $"<{tags.Output}>\n{content.Trim()}\n</{tags.Output}>";
-        return true;
-    }
-
     private static bool HasAnyTag(string content, ReflectionTags tags) =>
         content.Contains($"<{tags.Thinking}>", StringComparison.Ordinal) || content.Contains($"<{tags.Output}>", StringComparison.Ordinal)
         || content.Contains($"<{tags.Reflection}>", StringComparison.Ordinal);
 
     private static string? Role(JsonObject message) =>
         message["role"] is JsonValue role && role.TryGetValue<string>(out var text) ? text : null;
+}
+
+/// <summary>What a reflection conversion did over a file, said in one sentence: never more than was done.</summary>
+public sealed class ReflectionTally
+{
+    /// <summary>Examples whose system prompt was added or changed.</summary>
+    public long SystemPrompts { get; private set; }
+
+    /// <summary>Plain assistant answers wrapped as the output block.</summary>
+    public long Wrapped { get; private set; }
+
+    /// <summary>Assistant answers that already had reflection tags (left as they were).</summary>
+    public long AlreadyTagged { get; private set; }
+
+    /// <summary>Plain assistant answers left as they were (wrapping was not asked for).</summary>
+    public long LeftPlain { get; private set; }
+
+    internal void Count(int systemPrompts = 0, int wrapped = 0, int alreadyTagged = 0, int leftPlain = 0)
+    {
+        SystemPrompts += systemPrompts;
+        Wrapped += wrapped;
+        AlreadyTagged += alreadyTagged;
+        LeftPlain += leftPlain;
+    }
+
+    public string Describe(ReflectionTags? tags = null)
+    {
+        var t = tags ?? ReflectionTags.Default;
+        var parts = new List<string> { $"set the reflection system prompt in {Text.Plural.Of(SystemPrompts, "example")}" };
+        if (Wrapped > 0)
+        {
+            parts.Add($"wrapped {Text.Plural.Of(Wrapped, "plain answer")} in <{t.Output}>");
+        }
+        if (LeftPlain > 0)
+        {
+            parts.Add($"left {Text.Plural.Of(LeftPlain, "plain answer")} as {(LeftPlain == 1 ? "it was" : "they were")}");
+        }
+        parts.Add(AlreadyTagged == 0 ? "none already had reflection tags" : $"{Text.Plural.Of(AlreadyTagged, "answer")} already had reflection tags and {Text.Plural.Was(AlreadyTagged)} kept");
+        var sentence = char.ToUpperInvariant(parts[0][0]) + string.Join("; ", parts)[1..] + ".";
+        return sentence + (Wrapped > 0
+            ? $" No reasoning was invented: wrapped answers have no <{t.Thinking}> block, so the reflection checks list them until reasoning is added."
+            : " No reasoning was invented.");
+    }
 }

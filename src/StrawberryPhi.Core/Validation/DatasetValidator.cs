@@ -26,14 +26,15 @@ public static class DatasetValidator
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
     /// <exception cref="UnauthorizedAccessException">The file cannot be read.</exception>
+    /// <param name="onIssue">Sees every issue in file order, also those beyond the report's cap per code.</param>
     public static ValidationReport ValidateFile(
         string path, ValidationOptions options, EstimateTarget? estimate = null, IProgress<long>? progress = null,
-        CancellationToken cancellationToken = default)
+        Action<Issue>? onIssue = null, CancellationToken cancellationToken = default)
     {
         var stopwatch = Stopwatch.StartNew();
         var detection = DatasetFormatDetector.Detect(path);
         var length = new FileInfo(path).Length;
-        var builder = new ReportBuilder(options);
+        var builder = new ReportBuilder(options, onIssue);
 
         if (FatalFormatIssue(detection) is { } fatal)
         {

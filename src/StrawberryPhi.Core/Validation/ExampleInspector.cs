@@ -99,7 +99,7 @@ internal sealed class ExampleInspector
         }
         catch (JsonException e)
         {
-            Add("$", Severity.Error, IssueCodes.InvalidJson, $"Not valid JSON (at byte {(e.BytePositionInLine ?? 0) + 1}): {JsonReason(e)}");
+            Add("$", Severity.Error, IssueCodes.InvalidJson, JsonProblem.Describe(e));
             return facts;
         }
 
@@ -739,14 +739,6 @@ internal sealed class ExampleInspector
         JsonValueKind.Null => "null",
         _ => "value",
     };
-
-    private static string JsonReason(JsonException e)
-    {
-        // System.Text.Json appends " LineNumber: 0 | BytePositionInLine: 12." which we already report as a byte.
-        var message = e.Message;
-        var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-        return (cut > 0 ? message[..cut] : message).TrimEnd('.', ' ') + ".";
-    }
 
     private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
     {

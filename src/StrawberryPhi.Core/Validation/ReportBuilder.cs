@@ -16,6 +16,7 @@ internal sealed class ReportBuilder
     private readonly List<int> _tokens = [];
     private readonly List<int> _assistantTokens = [];
     private long _errors;
+    private long _reflectionErrors;
     private long _warnings;
     private long _lines;
     private long _examples;
@@ -32,7 +33,13 @@ internal sealed class ReportBuilder
     private long _reflectionTokens;
     private long _outputTokens;
 
-    public ReportBuilder(ValidationOptions options) => _options = options;
+    private readonly Action<Issue>? _onIssue;
+
+    public ReportBuilder(ValidationOptions options, Action<Issue>? onIssue = null)
+    {
+        _options = options;
+        _onIssue = onIssue;
+    }
 
     private bool _stoppedEarly;
 
@@ -116,12 +123,12 @@ internal sealed class ReportBuilder
         }
         else if (_examples == 0)
         {
-            AddIssue(new Issue(0, "$", Severity.Error, IssueCodes.EmptyFile, $"The file has {_lines} lines, all blank: there are no examples."));
+            AddIssue(new Issue(0, "$", Severity.Error, IssueCodes.EmptyFile, $"The file has {Text.Plural.Of(_lines, "line")}, all blank: there are no examples."));
         }
         else if (_examples < _options.MinExamples)
         {
             AddIssue(new Issue(0, "$", Severity.Error, IssueCodes.TooFewExamples,
-                $"{_examples} example{(_examples == 1 ? "" : "s")}; fine-tuning needs at least {_options.MinExamples}."));
+                $"{Text.Plural.Of(_examples, "example")}; a training file needs at least {_options.MinExamples}."));
         }
         AddSystemPromptConsistency();
 
@@ -148,7 +155,10 @@ internal sealed class ReportBuilder
 
         var issues = _kept.OrderBy(i => i.Line).ToList();
         return new ValidationReport(file, bytes, kind, _examples, _lines, issues,
-            new SortedDictionary<string, long>(_counts, StringComparer.Ordinal), _errors, _warnings, tokens, reflection, estimate, elapsed);
+            new SortedDictionary<string, long>(_counts, StringComparer.Ordinal), _errors, _warnings, tokens, reflection, estimate, elapsed)
+        {
+            ReflectionErrors = _reflectionErrors,
+        };
     }
 
     private void AddSystemPromptConsistency()
@@ -160,28 +170,32 @@ internal sealed class ReportBuilder
         }
         var common = _systemPrompts.MaxBy(p => p.Value.Count).Value;
         var counted = _tokens.Count;
+        // One definition of an example (a non-blank line); those an error kept from being read are said, not hidden.
+        var of = counted == _examples ? $"{_examples:N0} examples" : $"{_examples:N0} examples ({_examples - counted:N0} unreadable, not counted)";
         if (distinct > 1)
         {
             var firstOther = _systemPrompts.Values.Where(v => v != common).Min(v => v.FirstLine);
             AddIssue(new Issue(firstOther, "$.messages", Severity.Warning, IssueCodes.InconsistentSystemPrompt,
                 $"{(distinct >= MaxDistinctSystemPrompts ? "At least " : "")}{distinct} different system prompts: the most common (first at line {common.FirstLine}) " +
-                $"is used by {common.Count} of {counted} examples; this line uses another. Mixed prompts are fine only if intended."));
+                $"is used by {common.Count:N0} of {of}; this line uses another. Mixed prompts are fine only if intended."));
         }
         else
         {
             AddIssue(new Issue(_firstWithoutSystem, "$.messages", Severity.Warning, IssueCodes.InconsistentSystemPrompt,
-                $"{_withoutSystem} of {counted} examples have no system prompt while the others share one (first at line {common.FirstLine}); this is the first without."));
+                $"{_withoutSystem:N0} of {of} have no system prompt while the others share one (first at line {common.FirstLine}); this is the first without."));
         }
     }
 
     private void AddIssue(Issue issue)
     {
+        _onIssue?.Invoke(issue);
         var count = _counts.TryGetValue(issue.Code, out var c) ? c + 1 : 1;
         _counts[issue.Code] = count;
         switch (issue.Severity)
         {
             case Severity.Error:
                 _errors++;
+                _reflectionErrors += ValidationReport.IsReflectionCode(issue.Code) ? 1 : 0;
                 break;
             case Severity.Warning:
                 _warnings++;

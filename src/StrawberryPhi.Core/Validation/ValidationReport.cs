@@ -46,5 +46,24 @@ public sealed record ValidationReport(
     [JsonIgnore]
     public bool HasErrors => Errors > 0;
 
+    /// <summary>
+    /// The errors of the opt-in reflection checks (counted in <see cref="Errors"/> too): a quality verdict of their own.
+    /// The provider does not check the reflection format, so these never stop an upload.
+    /// </summary>
+    public long ReflectionErrors { get; init; }
+
+    /// <summary>The errors the provider would reject the file for.</summary>
+    [JsonIgnore]
+    public long ProviderErrors => Errors - ReflectionErrors;
+
+    /// <summary>
+    /// Examples (non-blank lines) whose tokens could not be counted because an error stopped reading them: token
+    /// statistics, the estimate and the consistency checks cover the others only.
+    /// </summary>
+    [JsonIgnore]
+    public long Uncounted => Examples - Tokens.PerExample.Count;
+
+    public static bool IsReflectionCode(string code) => code.StartsWith("reflection_", StringComparison.Ordinal);
+
     public long ElapsedMs => (long)Elapsed.TotalMilliseconds;
 }

@@ -31,6 +31,8 @@ internal static class DatasetsApi
         group.MapGet("/{id:guid}/content", Content);
         group.MapPost("/{id:guid}/validate", Validate);
         group.MapPost("/{id:guid}/import", Import);
+        group.MapPost("/{id:guid}/import/preview", ImportPreview);
+        group.MapPost("/{id:guid}/clean", Clean);
         group.MapPost("/{id:guid}/convert", Convert);
         group.MapPost("/{id:guid}/split", Split);
         group.MapPost("/{id:guid}/dedupe", Dedupe);
@@ -119,6 +121,12 @@ internal static class DatasetsApi
     private static async Task<Created<DatasetSummary>> Import(Guid id, ImportRequest request, DatasetService datasets, CancellationToken cancellationToken) =>
         CreatedAt(await datasets.ImportAsync(id, request, cancellationToken));
 
+    private static async Task<Ok<ImportPreview>> ImportPreview(Guid id, ImportRequest request, DatasetService datasets, CancellationToken cancellationToken, int count = 3) =>
+        TypedResults.Ok(await datasets.ImportPreviewAsync(id, request, count, cancellationToken));
+
+    private static async Task<Created<DatasetSummary>> Clean(Guid id, DatasetService datasets, CancellationToken cancellationToken) =>
+        CreatedAt(await datasets.CleanAsync(id, cancellationToken));
+
     private static async Task<Created<DatasetSummary>> Convert(Guid id, ConvertRequest request, DatasetService datasets, CancellationToken cancellationToken) =>
         CreatedAt(await datasets.ConvertAsync(id, request, cancellationToken));
 
@@ -131,8 +139,12 @@ internal static class DatasetsApi
     private static async Task<Ok<IReadOnlyList<UploadView>>> Uploads(Guid id, DatasetUploadService uploads, CancellationToken cancellationToken) =>
         TypedResults.Ok(await uploads.ListAsync(id, cancellationToken));
 
-    private static async Task<Accepted<UploadView>> StartUpload(Guid id, UploadRequest request, DatasetUploadService uploads, CancellationToken cancellationToken) =>
-        TypedResults.Accepted($"/api/datasets/{id}/uploads", await uploads.StartAsync(id, request.ProviderId, cancellationToken));
+    /// <summary>202 when an upload starts; 200 with the provider's file id when the dataset is already there (nothing is sent again).</summary>
+    private static async Task<Results<Ok<UploadView>, Accepted<UploadView>>> StartUpload(Guid id, UploadRequest request, DatasetUploadService uploads, CancellationToken cancellationToken)
+    {
+        var upload = await uploads.StartAsync(id, request.ProviderId, cancellationToken);
+        return upload.Status == Data.UploadStatus.Uploaded ? TypedResults.Ok(upload) : TypedResults.Accepted($"/api/datasets/{id}/uploads", upload);
+    }
 
     private static Created<DatasetSummary> CreatedAt(DatasetSummary created) => TypedResults.Created($"/api/datasets/{created.Id}", created);
 }

@@ -6,19 +6,27 @@ using StrawberryPhi.Core.Catalog;
 using StrawberryPhi.Core.Datasets;
 using StrawberryPhi.Core.Import;
 using StrawberryPhi.Core.Reflection;
+using StrawberryPhi.Core.Text;
 using StrawberryPhi.Core.Transform;
 using StrawberryPhi.Core.Validation;
 using StrawberryPhi.Web.Data;
 
 namespace StrawberryPhi.Web.Datasets;
 
+/// <param name="Errors">The errors the provider would reject the file for (the opt-in reflection checks' are in the report).</param>
+/// <param name="ImportedAs">For a CSV, Alpaca, ShareGPT or Parquet source: the chat JSONL dataset its latest import made.</param>
 public sealed record DatasetSummary(
     Guid Id, string Name, string FileName, string Format, DatasetStatus Status, string? StatusMessage, long Bytes, long Examples,
-    long Errors, long Warnings, long Tokens, string Origin, Guid? ParentId, DateTime CreatedAt);
+    long Errors, long Warnings, long Tokens, string Origin, Guid? ParentId, DateTime CreatedAt, Guid? ImportedAs = null);
 
+/// <summary>Another dataset, named and linked.</summary>
+public sealed record DatasetLink(Guid Id, string Name);
+
+/// <param name="SameContent">Other datasets with exactly the same bytes (an upload of content the studio already had).</param>
 public sealed record DatasetDetail(
     DatasetSummary Summary, string? ParentName, string? OriginDetail, string Sha256, string ValidationModel, bool ReflectionChecks,
-    DateTime? ValidatedAt, long ValidationMs, ValidationReport? Report, IReadOnlyList<string>? Columns, string? ColumnsError, IReadOnlyList<DatasetSummary> Children);
+    DateTime? ValidatedAt, long ValidationMs, ValidationReport? Report, IReadOnlyList<string>? Columns, string? ColumnsError, IReadOnlyList<DatasetSummary> Children,
+    IReadOnlyList<DatasetLink> SameContent);
 
 public sealed record IssuePage(long Total, IReadOnlyList<Issue> Items);
 
@@ -31,6 +39,10 @@ public sealed record SplitRequest(double ValidationShare = 0.1, int Seed = 42);
 public sealed record ImportRequest(string? PromptColumn, string? ResponseColumn, string? SystemColumn);
 
 public sealed record ValidateRequest(string? Model, bool? Reflection);
+
+/// <param name="Reads">The columns the import reads, such as "columns prompt=question, response=answer" (guesses included).</param>
+/// <param name="Error">Why nothing can be imported with this mapping (a missing column, a prompt that cannot be guessed).</param>
+public sealed record ImportPreview(string? Reads, IReadOnlyList<ExampleView> Examples, IReadOnlyList<Issue> Problems, string? Error);
 
 /// <summary>Datasets: intake, validation reports, preview, and derived datasets (the original is never modified).</summary>
 public sealed class DatasetService(
@@ -48,7 +60,13 @@ public sealed class DatasetService(
     {
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         var rows = await context.Datasets.AsNoTracking().OrderByDescending(d => d.CreatedAt).ToListAsync(cancellationToken);
-        return rows.Select(Summary).ToList();
+        // Rows are newest first: the first import of a source in this order is its latest.
+        var imports = new Dictionary<Guid, Guid>();
+        foreach (var row in rows.Where(r => r is { Origin: "import", ParentId: not null }))
+        {
+            imports.TryAdd(row.ParentId!.Value, row.Id);
+        }
+        return rows.Select(r => Summary(r) with { ImportedAs = imports.TryGetValue(r.Id, out var imported) ? imported : null }).ToList();
     }
 
     public async Task<DatasetDetail> GetAsync(Guid id, CancellationToken cancellationToken)
@@ -57,6 +75,8 @@ public sealed class DatasetService(
         var row = await Find(context, id, cancellationToken);
         var parent = row.ParentId is { } parentId ? await context.Datasets.AsNoTracking().Where(d => d.Id == parentId).Select(d => d.Name).FirstOrDefaultAsync(cancellationToken) : null;
         var children = await context.Datasets.AsNoTracking().Where(d => d.ParentId == id).OrderBy(d => d.CreatedAt).ToListAsync(cancellationToken);
+        var sameContent = await context.Datasets.AsNoTracking().Where(d => d.Sha256 == row.Sha256 && d.Id != id).OrderBy(d => d.CreatedAt)
+            .Select(d => new DatasetLink(d.Id, d.Name)).ToListAsync(cancellationToken);
         IReadOnlyList<string>? columns = null;
         string? columnsError = null;
         if (row.Status == DatasetStatus.NeedsImport)
@@ -70,8 +90,9 @@ public sealed class DatasetService(
                 columnsError = e.Message;
             }
         }
-        return new DatasetDetail(Summary(row), parent, row.OriginDetail, row.Sha256, row.ValidationModel, row.ReflectionChecks, row.ValidatedAt, row.ValidationMs,
-            ReadReport(row), columns, columnsError, children.Select(Summary).ToList());
+        var summary = Summary(row) with { ImportedAs = children.LastOrDefault(c => c.Origin == "import")?.Id };
+        return new DatasetDetail(summary, parent, row.OriginDetail, row.Sha256, row.ValidationModel, row.ReflectionChecks, row.ValidatedAt, row.ValidationMs,
+            ReadReport(row), columns, columnsError, children.Select(Summary).ToList(), sameContent);
     }
 
     /// <summary>Keeps an uploaded file: chat or preference JSONL is validated; CSV, Alpaca, ShareGPT and Parquet wait for their import step.</summary>
@@ -240,6 +261,46 @@ public sealed class DatasetService(
         return (stream, row.FileName, row.Bytes, row.Sha256);
     }
 
+    /// <summary>
+    /// What an import with these columns would make of the source's first records, and which columns it reads
+    /// (a column left to guess is named), so the user sees the mapping before importing.
+    /// </summary>
+    public async Task<ImportPreview> ImportPreviewAsync(Guid id, ImportRequest request, int count, CancellationToken cancellationToken)
+    {
+        var row = await RowAsync(id, cancellationToken);
+        if (row.Status != DatasetStatus.NeedsImport)
+        {
+            throw new StudioException(StudioError.Conflict, "This dataset is already chat JSONL; there is nothing to import.");
+        }
+        var mapping = new ColumnMapping(Input.Blank(request.PromptColumn), Input.Blank(request.ResponseColumn), Input.Blank(request.SystemColumn));
+        var reads = "";
+        var examples = new List<ExampleView>();
+        var problems = new List<Issue>();
+        try
+        {
+            await foreach (var record in Sources.ReadAsync(files.ExistingPathOf(row.StoredFile), Enum.Parse<DatasetFormat>(row.Format), mapping, d => reads = d, cancellationToken))
+            {
+                if (record.Problem is { } problem)
+                {
+                    problems.Add(problem);
+                }
+                else
+                {
+                    examples.Add(ExampleView.Parse(examples.Count + problems.Count + 1, record.Example!.ToJsonString(), ReflectionTags.Default));
+                }
+                if (examples.Count + problems.Count >= Math.Clamp(count, 1, 20))
+                {
+                    break;
+                }
+            }
+        }
+        catch (ImportException e)
+        {
+            return new ImportPreview(null, [], [], e.Message);
+        }
+        return new ImportPreview(reads.Length == 0 ? null : reads, examples, problems, null);
+    }
+
     public async Task<DatasetSummary> ImportAsync(Guid id, ImportRequest request, CancellationToken cancellationToken)
     {
         var row = await RowAsync(id, cancellationToken);
@@ -267,7 +328,7 @@ public sealed class DatasetService(
                 ? "No example could be imported: the file has no records."
                 : $"No example could be imported; the first problem is at line {first.Line}: {first.Message}");
         }
-        var detail = $"from {result.Source}: {result.Written} imported" + (result.Skipped > 0 ? $", {result.Skipped} skipped (first at line {result.Issues[0].Line}: {result.Issues[0].Message})" : "");
+        var detail = $"from {result.Source}: {result.Written:N0} imported" + (result.Skipped > 0 ? $", {result.Skipped:N0} skipped (first at line {result.Issues[0].Line}: {result.Issues[0].Message})" : "");
         return await AddDerivedAsync(row, output, row.Name, "import", detail, cancellationToken);
     }
 
@@ -282,8 +343,8 @@ public sealed class DatasetService(
         var output = files.NewStagingPath();
         var result = await DatasetConverter.ConvertAsync(files.ExistingPathOf(row.StoredFile), output, DatasetFormat.ChatJsonl, ColumnMapping.Auto,
             new ReflectionConversion(prompt, request.Mode, request.WrapOutput), 100, cancellationToken);
-        var detail = $"reflection form: system prompt {Describe(request.Mode)}{(request.WrapOutput ? ", plain answers wrapped as <output>" : "")}; {result.Changed} of {result.Written} examples changed"
-            + (result.Skipped > 0 ? $", {result.Skipped} unreadable lines dropped" : "");
+        var detail = $"reflection form, system prompt {Describe(request.Mode)}: {result.Reflection!.Describe()}"
+            + (result.Skipped > 0 ? $" {Plural.Of(result.Skipped, "unreadable line")} dropped." : "");
         return await AddDerivedAsync(row, output, $"{row.Name} · reflection", "convert", detail, cancellationToken, reflection: true);
     }
 
@@ -307,7 +368,7 @@ public sealed class DatasetService(
             File.Delete(validation);
             throw StudioException.Invalid("validationShare", e.Message);
         }
-        var detail = $"seed {request.Seed}, {request.ValidationShare:P0} for validation: {result.Train} train, {result.Validation} validation";
+        var detail = $"seed {request.Seed}, {request.ValidationShare:P0} for validation: {Plural.Of(result.Train, "training example")}, {Plural.Of(result.Validation, "validation example")}";
         return
         [
             await AddDerivedAsync(row, train, $"{row.Name} · train", "split-train", detail, cancellationToken),
@@ -320,9 +381,45 @@ public sealed class DatasetService(
         var row = await JsonlRowAsync(id, cancellationToken);
         var output = files.NewStagingPath();
         var result = await Task.Run(() => LineSelection.Dedupe(files.ExistingPathOf(row.StoredFile), output, 100, cancellationToken), cancellationToken);
-        var detail = $"{result.Removed} duplicate{(result.Removed == 1 ? "" : "s")} removed, {result.Kept} kept"
+        var detail = $"{Plural.Of(result.Removed, "duplicate")} removed, {result.Kept:N0} kept"
             + (result.Examples.Count > 0 ? $" (first: line {result.Examples[0].Line} repeated line {result.Examples[0].DuplicateOf})" : "");
         return await AddDerivedAsync(row, output, $"{row.Name} · deduplicated", "dedupe", detail, cancellationToken);
+    }
+
+    /// <summary>
+    /// A new dataset with only the examples the provider would accept (the checks of the report, for the dataset's
+    /// target model; the opt-in reflection checks aside), recording which lines were dropped and why.
+    /// </summary>
+    public async Task<DatasetSummary> CleanAsync(Guid id, CancellationToken cancellationToken)
+    {
+        var row = await JsonlRowAsync(id, cancellationToken);
+        var model = ModelCatalog.Default.Find(row.ValidationModel) ?? ModelCatalog.Default.Models[0];
+        var output = files.NewStagingPath();
+        CleanResult result;
+        try
+        {
+            result = await Task.Run(() => LineSelection.Clean(files.ExistingPathOf(row.StoredFile), output, DatasetValidator.OptionsFor(model), 100, cancellationToken), cancellationToken);
+        }
+        catch
+        {
+            File.Delete(output);
+            throw;
+        }
+        if (result.Dropped == 0)
+        {
+            File.Delete(output);
+            throw new StudioException(StudioError.Conflict, "No example has an error: there is nothing to clean.");
+        }
+        if (result.Kept == 0)
+        {
+            File.Delete(output);
+            throw new StudioException(StudioError.Conflict, $"Every example has an error ({Plural.Of(result.Dropped, "example")}): a cleaned copy would be empty.");
+        }
+        var lines = string.Join(", ", result.FirstDropped.Take(20).Select(i => $"line {i.Line} ({i.Code})"));
+        var detail = $"{Plural.Of(result.Dropped, "example")} with errors dropped, {result.Kept:N0} kept; by error: "
+            + string.Join(", ", result.DroppedByCode.Select(c => $"{c.Key} × {c.Value:N0}"))
+            + $"; dropped: {lines}{(result.Dropped > 20 ? $" and {Plural.Of(result.Dropped - 20, "more line")}" : "")}";
+        return await AddDerivedAsync(row, output, $"{row.Name} · clean", "clean", detail, cancellationToken);
     }
 
     /// <summary>Validates one dataset (called by the validation worker) and stores its report.</summary>
@@ -339,15 +436,21 @@ public sealed class DatasetService(
         try
         {
             var path = files.ExistingPathOf(row.StoredFile);
-            var validation = DatasetValidator.OptionsFor(model, new ValidationOptions { Reflection = row.ReflectionChecks, MaxIssuesPerCode = 500 });
+            // A validation file needs no minimum number of examples: that is a training file's rule.
+            var validation = DatasetValidator.OptionsFor(model, new ValidationOptions
+            {
+                Reflection = row.ReflectionChecks,
+                MaxIssuesPerCode = 500,
+                MinExamples = row.Origin == "split-validation" ? 1 : new ValidationOptions().MinExamples,
+            });
             var target = new EstimateTarget(catalog, model, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime));
             var progress = new PercentProgress(row.Bytes, fraction => events.ReportProgress(id, "Validating", fraction));
-            var report = await Task.Run(() => DatasetValidator.ValidateFile(path, validation, target, progress, cancellationToken), cancellationToken);
+            var report = await Task.Run(() => DatasetValidator.ValidateFile(path, validation, target, progress, cancellationToken: cancellationToken), cancellationToken);
             report = report with { File = row.FileName };
             row.ReportJson = JsonSerializer.Serialize(report, CoreJson.Options);
             row.Examples = report.Examples;
             row.Lines = report.Lines;
-            row.Errors = report.Errors;
+            row.Errors = report.ProviderErrors;
             row.Warnings = report.Warnings;
             row.Tokens = report.Tokens.Total;
             row.Status = DatasetStatus.Ready;
@@ -361,7 +464,14 @@ public sealed class DatasetService(
         {
             row.Status = DatasetStatus.Failed;
             row.StatusMessage = e is StudioException ? e.Message : $"The dataset file could not be read: {e.Message}";
-            logger.LogWarning(e, "Validation of dataset {DatasetId} failed", id);
+            logger.LogWarning("Validation of dataset {DatasetId} failed: {Reason}", id, row.StatusMessage);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Anything else ends the validation too, with the reason: a dataset never stays "validating" until a restart.
+            row.Status = DatasetStatus.Failed;
+            row.StatusMessage = $"The validation failed unexpectedly ({e.GetType().Name}): {e.Message}. Validate it again; if it fails again, the studio's log has the details.";
+            logger.LogError(e, "Validation of dataset {DatasetId} failed unexpectedly", id);
         }
         finally
         {
@@ -395,6 +505,7 @@ public sealed class DatasetService(
                 return row;
             }, cancellationToken);
             logger.LogInformation("Made dataset {DatasetId} from {ParentId} ({Origin})", row.Id, parent.Id, origin);
+            events.DatasetChanged(parent.Id); // its page lists what was made from it
             return Summary(row);
         }
         finally
@@ -483,6 +594,12 @@ public sealed class DatasetService(
     {
         var name = Path.GetFileName(fileName.Replace('\\', '/'));
         name = new string(name.Where(c => !char.IsControl(c)).ToArray()).Trim();
-        return name.Length == 0 ? "dataset.jsonl" : name.Length > 200 ? name[^200..] : name;
+        if (name.Length == 0)
+        {
+            return "dataset.jsonl";
+        }
+        // A long name keeps its beginning (what people recognise) and its extension.
+        var extension = Path.GetExtension(name);
+        return name.Length <= 200 ? name : extension.Length < 20 ? name[..(200 - extension.Length)] + extension : name[..200];
     }
 }

@@ -1,3 +1,4 @@
+using StrawberryPhi.Core.Text;
 using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using StrawberryPhi.Providers;
@@ -18,11 +19,14 @@ public sealed record UploadView(
 /// </summary>
 public sealed class DatasetUploadService(
     IDbContextFactory<StudioDbContext> db, DatasetService datasets, ProviderConnectionService providers, TimeProvider time,
-    StudioNotifier events, IHostApplicationLifetime lifetime, ILogger<DatasetUploadService> logger) : IDisposable
+    StudioNotifier events, ILogger<DatasetUploadService> logger) : IDisposable
 {
     private const string Interrupted = "The studio stopped during the upload; retry it.";
 
-    private readonly ConcurrentDictionary<Guid, Task> _running = new();
+    /// <summary>Uploads queued or running, with what completes when each ends (the worker sets it).</summary>
+    private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _running = new();
+
+    private readonly System.Threading.Channels.Channel<Guid> _queue = System.Threading.Channels.Channel.CreateUnbounded<Guid>(new() { SingleReader = true });
 
     /// <summary>One start at a time: two at once (a double click, two API calls) would both find no upload and start two.</summary>
     private readonly SemaphoreSlim _starting = new(1, 1);
@@ -44,11 +48,14 @@ public sealed class DatasetUploadService(
         DatasetStatus.NeedsImport => "Import this file into chat JSONL first; providers take JSONL only.",
         DatasetStatus.Failed => "The validation could not run; validate the dataset again before uploading.",
         not DatasetStatus.Ready => "Wait for the validation to finish before uploading.",
-        _ when errors > 0 => $"The dataset has {errors} validation error{(errors == 1 ? "" : "s")}; the provider would reject it. Fix them or make a cleaned copy first.",
+        _ when errors > 0 => $"The dataset has {Plural.Of(errors, "error")} the provider would reject it for. Make a cleaned copy (Transform → Clean) or fix the file.",
         _ => null,
     };
 
-    /// <summary>Starts (or retries) the upload of a dataset to a provider and returns at once; progress arrives as events.</summary>
+    /// <summary>
+    /// Starts (or retries) the upload of a dataset to a provider and returns at once; progress arrives as events.
+    /// A dataset already at the provider is not sent again: its upload comes back as it is, <c>Uploaded</c>, with the file id.
+    /// </summary>
     public async Task<UploadView> StartAsync(Guid datasetId, Guid providerId, CancellationToken cancellationToken)
     {
         var dataset = await datasets.RowAsync(datasetId, cancellationToken);
@@ -98,16 +105,35 @@ public sealed class DatasetUploadService(
         row.Error = null;
         row.Attempts++;
         await context.SaveChangesAsync(cancellationToken);
-        var id = row.Id;
-        _running[id] = Task.Run(() => RunAsync(id, lifetime.ApplicationStopping), CancellationToken.None);
+        _running[row.Id] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _queue.Writer.TryWrite(row.Id);
         events.DatasetChanged(datasetId);
         return View(row, provider.Name);
     }
 
-    /// <summary>Waits for a running upload (tests and the CLI); returns at once when none runs.</summary>
-    public Task WaitAsync(Guid uploadId) => _running.TryGetValue(uploadId, out var task) ? task : Task.CompletedTask;
+    /// <summary>Waits for a queued or running upload (tests and the CLI); returns at once when none is.</summary>
+    public Task WaitAsync(Guid uploadId) => _running.TryGetValue(uploadId, out var running) ? running.Task : Task.CompletedTask;
 
-    private async Task RunAsync(Guid uploadId, CancellationToken cancellationToken)
+    /// <summary>Uploads started and not yet run, in order (read by <see cref="DatasetUploadWorker"/>).</summary>
+    internal System.Threading.Channels.ChannelReader<Guid> Queue => _queue.Reader;
+
+    /// <summary>Runs one queued upload to its end (uploaded or failed with the reason); called by the worker.</summary>
+    internal async Task RunAsync(Guid uploadId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RunOnceAsync(uploadId, cancellationToken);
+        }
+        finally
+        {
+            if (_running.TryRemove(uploadId, out var running))
+            {
+                running.TrySetResult();
+            }
+        }
+    }
+
+    private async Task RunOnceAsync(Guid uploadId, CancellationToken cancellationToken)
     {
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         var row = await context.DatasetUploads.FirstAsync(u => u.Id == uploadId, cancellationToken);
@@ -147,11 +173,17 @@ public sealed class DatasetUploadService(
             row.Status = UploadStatus.Failed;
             row.Error = Interrupted;
         }
+        catch (Exception e)
+        {
+            // Whatever else went wrong, the upload ends failed with the reason: it never stays "uploading".
+            row.Status = UploadStatus.Failed;
+            row.Error = $"The upload failed unexpectedly ({e.GetType().Name}): {e.Message}";
+            logger.LogError(e, "Upload {UploadId} failed unexpectedly", uploadId);
+        }
         finally
         {
             events.ClearProgress(row.Id);
             await context.SaveChangesAsync(CancellationToken.None);
-            _running.TryRemove(uploadId, out _);
             events.DatasetChanged(row.DatasetId);
         }
     }
@@ -169,5 +201,16 @@ public sealed class DatasetUploadService(
 
     private static UploadView View(DatasetUpload u, string providerName) =>
         new(u.Id, u.DatasetId, u.ProviderId, providerName, u.RemoteFileName, u.RemoteFileId, u.Status, u.Error, u.Bytes, u.Attempts, u.CreatedAt, u.CompletedAt);
+}
 
+/// <summary>Runs queued uploads one at a time (each streams a whole file), and reports its loop to the health check.</summary>
+internal sealed class DatasetUploadWorker(DatasetUploadService uploads, BackgroundLoops loops) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => loops.RunAsync("uploads", async token =>
+    {
+        await foreach (var id in uploads.Queue.ReadAllAsync(token))
+        {
+            await uploads.RunAsync(id, token);
+        }
+    }, stoppingToken);
 }

@@ -16,26 +16,21 @@ public sealed class DatasetValidationQueue
 /// Validates queued datasets one at a time (each run already uses every core), and on start picks up those a stop
 /// left unvalidated.
 /// </summary>
-internal sealed class DatasetValidationWorker(DatasetValidationQueue queue, IServiceProvider services, DatasetFiles files, ILogger<DatasetValidationWorker> logger)
+internal sealed class DatasetValidationWorker(
+    DatasetValidationQueue queue, IServiceProvider services, DatasetFiles files, BackgroundLoops loops, ILogger<DatasetValidationWorker> logger)
     : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    // Stopping (also when the studio could not start) loses nothing: a dataset left validating is queued again at the next start.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => loops.RunAsync("validation", async token =>
     {
         var datasets = services.GetRequiredService<DatasetService>();
         files.ClearStaging();
-        foreach (var id in await datasets.PendingValidationAsync(stoppingToken))
+        foreach (var id in await datasets.PendingValidationAsync(token))
         {
             queue.Enqueue(id);
         }
-        try
-        {
-            await ValidateQueuedAsync(datasets, stoppingToken);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // Stopping (also when the studio could not start): nothing is lost, a dataset left validating is queued again at the next start.
-        }
-    }
+        await ValidateQueuedAsync(datasets, token);
+    }, stoppingToken);
 
     private async Task ValidateQueuedAsync(DatasetService datasets, CancellationToken stoppingToken)
     {
@@ -51,7 +46,7 @@ internal sealed class DatasetValidationWorker(DatasetValidationQueue queue, ISer
             }
             catch (Exception e)
             {
-                // One dataset's failure must not stop the queue; it stays "validating" and is retried on the next start.
+                // ValidateNowAsync ends a dataset Failed with the reason; this is the last net, so the queue goes on.
                 logger.LogError(e, "Validating dataset {DatasetId} failed", id);
             }
         }

@@ -49,7 +49,7 @@ public sealed record ExampleView(long Line, string Raw, IReadOnlyList<MessageVie
         }
         catch (JsonException e)
         {
-            return new ExampleView(line, raw, [], null, null, $"Not valid JSON: {e.Message}");
+            return new ExampleView(line, raw, [], null, null, StrawberryPhi.Core.Validation.JsonProblem.Describe(e));
         }
     }
 

@@ -67,6 +67,47 @@ public class TransformTests
     }
 
     [Fact]
+    public void Apply_Tally_SaysExactlyWhatWasDone()
+    {
+        var tally = new ReflectionTally();
+        var conversion = new ReflectionConversion(Prompt, WrapOutput: true);
+        ReflectionConverter.Apply(Example(null, "4"), conversion, tally);
+        ReflectionConverter.Apply(Example(null, "5"), conversion, tally);
+        ReflectionConverter.Apply(Example(null, "<thinking>t</thinking><output>4</output>"), conversion, tally);
+
+        Assert.Equal((3L, 2L, 1L, 0L), (tally.SystemPrompts, tally.Wrapped, tally.AlreadyTagged, tally.LeftPlain));
+        Assert.Equal("Set the reflection system prompt in 3 examples; wrapped 2 plain answers in <output>; 1 answer already had reflection tags and was kept. " +
+            "No reasoning was invented: wrapped answers have no <thinking> block, so the reflection checks list them until reasoning is added.", tally.Describe());
+
+        var unwrapped = new ReflectionTally();
+        ReflectionConverter.Apply(Example(null, "4"), new ReflectionConversion(Prompt), unwrapped);
+        Assert.Equal("Set the reflection system prompt in 1 example; left 1 plain answer as it was; none already had reflection tags. No reasoning was invented.", unwrapped.Describe());
+    }
+
+    [Fact]
+    public void Clean_KeepsOnlyExamplesWithoutErrors_AndSaysWhichLinesWentAndWhy()
+    {
+        using var dir = new TempDirectory();
+        const string good = """{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}""";
+        var lines = Enumerable.Repeat(good, 12).ToList();
+        lines[2] = """{"messages":[{"role":"bot","content":"q"},{"role":"assistant","content":"a"}]}""";
+        lines[5] = "{not json";
+        lines[8] = """{"messages":[{"role":"user","content":"q"}]}""";
+        lines.Insert(10, "");
+        var input = dir.WriteLines("in.jsonl", lines);
+        var before = File.ReadAllBytes(input);
+
+        var result = LineSelection.Clean(input, dir.File("clean.jsonl"), new ValidationOptions());
+
+        Assert.Equal((9L, 3L), (result.Kept, result.Dropped));
+        Assert.Equal([3L, 6L, 9L], result.FirstDropped.Select(i => i.Line));
+        Assert.Equal(new Dictionary<string, long> { ["example_missing_assistant_message"] = 1, ["invalid_json"] = 1, ["unrecognized_role"] = 1 }, result.DroppedByCode);
+        Assert.Equal(Enumerable.Repeat(good, 9), File.ReadAllLines(dir.File("clean.jsonl")));
+        Assert.Equal(before, File.ReadAllBytes(input));
+        Assert.Equal(0, DatasetValidator.ValidateFile(dir.File("clean.jsonl"), new ValidationOptions { MinExamples = 1 }).Errors);
+    }
+
+    [Fact]
     public async Task ConvertAsync_ChatToReflection_KeepsOtherFieldsAndLeavesInputUntouched()
     {
         using var dir = new TempDirectory();

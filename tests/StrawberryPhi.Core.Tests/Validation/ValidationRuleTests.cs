@@ -136,7 +136,7 @@ public class ValidationRuleTests
         using var dir = new TempDirectory();
         var nine = DatasetValidator.ValidateFile(dir.WriteLines("nine.jsonl", Examples.Filler(count: 9)), new ValidationOptions());
         var issue = Assert.Single(nine.Issues, i => i.Code == IssueCodes.TooFewExamples);
-        Assert.Equal("9 examples; fine-tuning needs at least 10.", issue.Message);
+        Assert.Equal("9 examples; a training file needs at least 10.", issue.Message);
         var ten = DatasetValidator.ValidateFile(dir.WriteLines("ten.jsonl", Examples.Filler(count: 10)), new ValidationOptions());
         Assert.Equal(0, ten.Errors);
         Assert.Empty(ten.Issues);

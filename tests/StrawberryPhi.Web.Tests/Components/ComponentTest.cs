@@ -15,6 +15,7 @@ public abstract class ComponentTest : BunitContext, IAsyncLifetime
     protected ComponentTest()
     {
         Services.AddMudServices();
+        Services.AddSingleton(new StudioNotifier(TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<StudioNotifier>.Instance));
         JSInterop.Mode = JSRuntimeMode.Loose;
     }
 

@@ -108,7 +108,7 @@ public sealed class StudioFlowTests(BrowserFixture browser) : IClassFixture<Brow
 
         // A dataset with errors is not offered to a provider, and the page says why.
         await page.GetByRole(AriaRole.Tab, new() { Name = "Upload to provider" }).ClickAsync();
-        await Expect(page.Locator("[data-testid=not-uploadable]")).ToContainTextAsync("4 validation errors");
+        await Expect(page.Locator("[data-testid=not-uploadable]")).ToContainTextAsync("4 errors the provider would reject it for");
         await Expect(page.Locator("[data-testid=upload-button]")).ToBeDisabledAsync();
 
         // Split: two new datasets, recorded as made from this one.

@@ -366,7 +366,7 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
         using var response = await api.PostAsJsonAsync(new Uri($"api/datasets/{dataset.Id}/uploads", UriKind.Relative), new { providerId = local.Id }, Json.Options);
 
         Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
-        Assert.Contains("validation error", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("the provider would reject it for", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
