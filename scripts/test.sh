@@ -19,6 +19,20 @@ if [ -z "${PHI_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
+# axe-core (npm) scans every page in the browser tests; installed from the lock file when missing.
+web_tests=tests/StrawberryPhi.Web.Tests
+if [ ! -f "$web_tests/node_modules/axe-core/axe.min.js" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing npm for the accessibility checks (apt-get install npm)..."
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq npm >/dev/null
+  fi
+  echo "scripts/test.sh: installing axe-core for the accessibility checks (npm ci)..."
+  (cd "$web_tests" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

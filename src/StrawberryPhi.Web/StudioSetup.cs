@@ -158,7 +158,11 @@ public static partial class StudioSetup
             }).AsTask();
         });
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        // An unknown address in the studio is a page that says so; under /api and /local it stays an error in the API's shape.
+        app.UseWhen(context => IsApi(context.Request.Path), api => api.UseStatusCodePages());
+        app.UseWhen(context => !IsApi(context.Request.Path), pages => pages.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
+        // Routing after the status code pages, so that a re-executed request is routed again (to the not-found page).
+        app.UseRouting();
         app.UseAntiforgery();
     }
 
@@ -179,6 +183,9 @@ public static partial class StudioSetup
 
     /// <summary>The data directory's layout, for services registered before options can be resolved.</summary>
     private static StudioOptions PathsOf(ConfigurationManager configuration) => new() { DataDirectory = DataDirectoryOf(configuration) };
+
+    private static bool IsApi(PathString path) =>
+        path.StartsWithSegments("/api") || path.StartsWithSegments("/local") || path.StartsWithSegments("/healthz") || path.StartsWithSegments("/_blazor") || path.StartsWithSegments("/_framework");
 
     private static bool IsLoopback(string address)
     {
