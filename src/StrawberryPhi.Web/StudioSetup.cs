@@ -50,7 +50,9 @@ public static partial class StudioSetup
 
     public static void AddProviders(this WebApplicationBuilder builder)
     {
-        builder.Services.AddHttpClient(ProviderHttpClient, client => client.Timeout = Timeout.InfiniteTimeSpan);
+        // The factory's own logging writes every failed request with its stack trace at Information: an unreachable
+        // host is expected, and the services log it as one warning naming the connection instead.
+        builder.Services.AddHttpClient(ProviderHttpClient, client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
         builder.Services.AddSingleton(new ProviderClientOptions());
         builder.Services.AddSingleton(services =>
         {

@@ -173,7 +173,16 @@ public sealed class ProviderConnectionService(
             : new FineTunableModel(m.Id, m.TrainingTokenLimit, m.TrainingPricePer1M, m.ShutdownDate, m.Methods, FineTuneEstimator.Notices(m, catalog, today));
         if (row.Kind is ProviderKind.Local or ProviderKind.Custom)
         {
-            var listed = await ClientFor(row).ListModelsAsync(cancellationToken);
+            IReadOnlyList<ProviderModel> listed;
+            try
+            {
+                listed = await ClientFor(row).ListModelsAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is ProviderException or KeyVaultException)
+            {
+                logger.LogWarning("Listing the models of provider connection {ProviderId} failed: {Reason}", id, e.Message);
+                throw;
+            }
             var bases = listed.Where(m => !m.Id.StartsWith("ft:", StringComparison.Ordinal))
                 .Select(m => row.Kind == ProviderKind.Custom && catalog.Find(m.Id) is { } known
                     ? FromCatalog(known) with { Id = m.Id }

@@ -280,6 +280,27 @@ public sealed class ProvidersApiTests(StudioHost host) : IClassFixture<StudioHos
         Assert.False(await context.Providers.AnyAsync(p => p.Id == created.Id));
     }
 
+    [Theory]
+    [InlineData("test")]
+    [InlineData("models")]
+    public async Task ExpectedProviderFailure_IsOneWarningLineWithTheConnection_NoStackTrace(string action)
+    {
+        var created = await CreateAsync(new { name = $"Unreachable {action}", kind = "Custom", baseUrl = "http://127.0.0.1:9/v1" });
+        var mark = host.Logs.Count;
+
+        using var api = host.Api();
+        using var response = action == "test"
+            ? await api.PostAsync(new Uri($"api/providers/{created.Id}/test", UriKind.Relative), null)
+            : await api.GetAsync(new Uri($"api/providers/{created.Id}/models", UriKind.Relative));
+
+        var logged = host.Logs.Skip(mark).Where(l => l.StartsWith("Warning", StringComparison.Ordinal) || l.StartsWith("Error", StringComparison.Ordinal) || l.StartsWith("Critical", StringComparison.Ordinal)).ToList();
+        var line = Assert.Single(logged);
+        Assert.StartsWith("Warning", line, StringComparison.Ordinal);
+        Assert.Contains(created.Id.ToString(), line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", line, StringComparison.Ordinal);
+        Assert.True(!host.Logs.Skip(mark).Any(l => l.Contains("   at ", StringComparison.Ordinal)), string.Join("\n", host.Logs.Skip(mark).Where(l => l.Contains("   at ", StringComparison.Ordinal)).Select(l => l[..Math.Min(400, l.Length)])));
+    }
+
     [Fact]
     public async Task CrossSitePost_IsRefused()
     {
