@@ -171,7 +171,8 @@ public static partial class StudioSetup
     /// <summary>/healthz: Healthy while every background loop runs; Unhealthy naming the one that stopped.</summary>
     public static void MapStudioHealth(this WebApplication app) => app.MapHealthChecks("/healthz");
 
-    public static void MapStudioLocalEngine(this WebApplication app) => app.MapLocalEngine(ProviderConnectionService.LocalPrefix);
+    /// <summary>The engine speaks OpenAI's API (OpenAI's own document describes it), so the studio's document leaves it out.</summary>
+    public static void MapStudioLocalEngine(this WebApplication app) => app.MapLocalEngine(ProviderConnectionService.LocalPrefix).ExcludeFromDescription();
 
     public static void MapStudioUi(this WebApplication app)
     {

@@ -18,26 +18,28 @@ internal static class DatasetsApi
     public static void MapDatasetsApi(this RouteGroupBuilder api)
     {
         var group = api.MapGroup("/datasets").WithTags("Datasets");
-        group.MapGet("/", List);
-        group.MapPost("/", Upload).Accepts<IFormFile>("multipart/form-data").DisableAntiforgery()
+        group.MapGet("/", List).Named("ListDatasets");
+        group.MapPost("/", Upload).Accepts<IFormFile>("multipart/form-data").DisableAntiforgery().Named("UploadDataset", 400, 413)
             .WithDescription("Multipart upload with one file field, streamed to disk. Larger than Studio:MaxUploadBytes is refused with 413 before the body is read when Content-Length says so.");
-        group.MapGet("/{id:guid}", Get);
-        group.MapPatch("/{id:guid}", Rename);
-        group.MapDelete("/{id:guid}", Delete);
-        group.MapGet("/{id:guid}/report", Report);
-        group.MapGet("/{id:guid}/issues", Issues);
-        group.MapGet("/{id:guid}/examples", Examples);
-        group.MapGet("/{id:guid}/examples/{line:long}", Example);
-        group.MapGet("/{id:guid}/content", Content);
-        group.MapPost("/{id:guid}/validate", Validate);
-        group.MapPost("/{id:guid}/import", Import);
-        group.MapPost("/{id:guid}/import/preview", ImportPreview);
-        group.MapPost("/{id:guid}/clean", Clean);
-        group.MapPost("/{id:guid}/convert", Convert);
-        group.MapPost("/{id:guid}/split", Split);
-        group.MapPost("/{id:guid}/dedupe", Dedupe);
-        group.MapGet("/{id:guid}/uploads", Uploads);
-        group.MapPost("/{id:guid}/uploads", StartUpload);
+        group.MapGet("/{id:guid}", Get).Named("GetDataset", 404);
+        group.MapPatch("/{id:guid}", Rename).Named("RenameDataset", 400, 404);
+        group.MapDelete("/{id:guid}", Delete).Named("DeleteDataset", 404);
+        group.MapGet("/{id:guid}/report", Report).Named("GetDatasetReport", 404);
+        group.MapGet("/{id:guid}/issues", Issues).Named("ListDatasetIssues", 400, 404);
+        group.MapGet("/{id:guid}/examples", Examples).Named("ListDatasetExamples", 400, 404, 409);
+        group.MapGet("/{id:guid}/examples/{line:long}", Example).Named("GetDatasetExample", 400, 404, 409);
+        group.MapGet("/{id:guid}/content", Content).Named("DownloadDataset", 404, 409);
+        group.MapPost("/{id:guid}/validate", Validate).Named("ValidateDataset", 400, 404, 409);
+        group.MapPost("/{id:guid}/import", Import).Named("ImportDataset", 400, 404, 409);
+        group.MapPost("/{id:guid}/import/preview", ImportPreview).Named("PreviewDatasetImport", 404, 409);
+        group.MapPost("/{id:guid}/clean", Clean).Named("CleanDataset", 404, 409)
+            .WithDescription("A new dataset with only the examples without errors; its originDetail lists the dropped lines and their errors.");
+        group.MapPost("/{id:guid}/convert", Convert).Named("ConvertDataset", 400, 404, 409);
+        group.MapPost("/{id:guid}/split", Split).Named("SplitDataset", 400, 404, 409);
+        group.MapPost("/{id:guid}/dedupe", Dedupe).Named("DedupeDataset", 404, 409);
+        group.MapGet("/{id:guid}/uploads", Uploads).Named("ListDatasetUploads", 404);
+        group.MapPost("/{id:guid}/uploads", StartUpload).Named("UploadDatasetToProvider", 400, 404, 409)
+            .WithDescription("202 when an upload starts; 200 with the provider's file id when the dataset is already there.");
     }
 
     private static async Task<Ok<IReadOnlyList<DatasetSummary>>> List(DatasetService datasets, CancellationToken cancellationToken) =>

@@ -9,13 +9,13 @@ internal static class ProvidersApi
     public static void MapProvidersApi(this RouteGroupBuilder api)
     {
         var group = api.MapGroup("/providers").WithTags("Providers");
-        group.MapGet("/", List);
-        group.MapGet("/{id:guid}", Get);
-        group.MapPost("/", Create);
-        group.MapPut("/{id:guid}", Update);
-        group.MapDelete("/{id:guid}", Delete);
-        group.MapPost("/{id:guid}/test", Test);
-        group.MapGet("/{id:guid}/models", Models);
+        group.MapGet("/", List).Named("ListProviders");
+        group.MapGet("/{id:guid}", Get).Named("GetProvider", 404);
+        group.MapPost("/", Create).Named("CreateProvider", 400);
+        group.MapPut("/{id:guid}", Update).Named("UpdateProvider", 400, 404);
+        group.MapDelete("/{id:guid}", Delete).Named("DeleteProvider", 404, 409);
+        group.MapPost("/{id:guid}/test", Test).Named("TestProvider", 404, 409);
+        group.MapGet("/{id:guid}/models", Models).Named("ListProviderModels", 404, 409, 502);
     }
 
     private static async Task<Ok<IReadOnlyList<ProviderView>>> List(ProviderConnectionService providers, CancellationToken cancellationToken) =>

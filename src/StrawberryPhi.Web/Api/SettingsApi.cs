@@ -10,8 +10,8 @@ internal static class SettingsApi
     {
         var group = api.MapGroup("/settings").WithTags("Settings");
         group.MapGet("/", async Task<Ok<SettingsView>> (SettingsService settings, CancellationToken cancellationToken) =>
-            TypedResults.Ok(await settings.GetAsync(cancellationToken)));
+            TypedResults.Ok(await settings.GetAsync(cancellationToken))).Named("GetSettings");
         group.MapPut("/", async Task<Ok<SettingsView>> (SettingsView input, SettingsService settings, CancellationToken cancellationToken) =>
-            TypedResults.Ok(await settings.SaveAsync(input, cancellationToken)));
+            TypedResults.Ok(await settings.SaveAsync(input, cancellationToken))).Named("SaveSettings", 400);
     }
 }

@@ -33,6 +33,23 @@ public static class StudioApi
     }
 }
 
+internal static class EndpointNaming
+{
+    /// <summary>
+    /// The operation's stable name (its OpenAPI operationId, what generated clients call the method) and the
+    /// ProblemDetails answers it gives besides success, so that clients get error types instead of guesses.
+    /// </summary>
+    public static RouteHandlerBuilder Named(this RouteHandlerBuilder endpoint, string name, params int[] problems)
+    {
+        endpoint.WithName(name);
+        foreach (var status in problems)
+        {
+            endpoint.ProducesProblem(status);
+        }
+        return endpoint;
+    }
+}
+
 /// <summary>The one place expected failures become ProblemDetails: status, a title, and the message in words.</summary>
 internal sealed class StudioExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {

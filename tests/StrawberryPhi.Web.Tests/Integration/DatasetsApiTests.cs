@@ -381,6 +381,21 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
             Assert.True(paths.TryGetProperty(path, out _), path);
         }
         Assert.DoesNotContain("protectedApiKey", document.RootElement.GetRawText(), StringComparison.OrdinalIgnoreCase);
+
+        // Generators (Kiota, NSwag, openapi-generator) name methods by operationId and type errors by the documented answers.
+        var operations = paths.EnumerateObject()
+            .SelectMany(p => p.Value.EnumerateObject().Where(o => o.Name is "get" or "post" or "put" or "patch" or "delete").Select(o => (Path: p.Name, Method: o.Name, Operation: o.Value)))
+            .ToList();
+        Assert.True(operations.Count >= 28, $"{operations.Count} operations");
+        var ids = operations.Select(o => o.Operation.TryGetProperty("operationId", out var id) ? id.GetString() : null).ToList();
+        Assert.All(operations.Zip(ids), o => Assert.False(string.IsNullOrEmpty(o.Second), $"{o.First.Method} {o.First.Path} has no operationId"));
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        foreach (var (path, method, operation) in operations.Where(o => o.Path.Contains('{', StringComparison.Ordinal) || o.Operation.TryGetProperty("requestBody", out _)))
+        {
+            var problems = operation.GetProperty("responses").EnumerateObject().Where(r => r.Name.StartsWith('4') || r.Name.StartsWith('5')).ToList();
+            Assert.True(problems.Count > 0, $"{method} {path} documents no error answer");
+            Assert.All(problems, r => Assert.True(r.Value.GetProperty("content").TryGetProperty("application/problem+json", out _), $"{method} {path} {r.Name} is not ProblemDetails"));
+        }
     }
 
     [Fact]
