@@ -357,6 +357,22 @@ public sealed class JobRunnerTests : IDisposable
     }
 
     [Fact]
+    public void FineTuningJob_HyperparametersResolvedOnlyBeforeTraining_AndStatusSurvivesTheStore()
+    {
+        var job = new FineTuningJob { Id = "ftjob-2", Model = "m", TrainingFile = "f", Seed = 1, Hyperparameters = new Hyperparameters(0, 0, 0), CreatedAt = 1 };
+        job.MarkQueued();
+        var resolved = job.ResolveHyperparameters(new Hyperparameters(3, 1, 1));
+        Assert.Equal((JobStatus.Queued, 3), (resolved.Status, resolved.Hyperparameters.NEpochs));
+        resolved.MarkRunning();
+        Assert.Throws<InvalidOperationException>(() => resolved.ResolveHyperparameters(new Hyperparameters(1, 1, 1)));
+
+        resolved.MarkFailed(new JobError("x", "y", null), 9);
+        _store.SaveJob(resolved);
+        var read = _store.GetJob("ftjob-2")!;
+        Assert.Equal((JobStatus.Failed, 9L, "x"), (read.Status, read.FinishedAt!.Value, read.Error!.Code));
+    }
+
+    [Fact]
     public void FineTuningJob_IllegalMove_Throws()
     {
         var job = new FineTuningJob { Id = "ftjob-1", Model = "m", TrainingFile = "f", Seed = 1, Hyperparameters = new Hyperparameters(1, 1, 1), CreatedAt = 1 };

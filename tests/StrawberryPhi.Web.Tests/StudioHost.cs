@@ -95,7 +95,7 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
 
     /// <summary>Waits until a dataset has left the validating state, woken by the studio's own events (no polling sleeps).</summary>
     public Task<DatasetDetail> WaitValidatedAsync(Guid id) =>
-        WaitForAsync(async () => await Service<DatasetService>().GetAsync(id, CancellationToken.None) is { Summary.Status: not Data.DatasetStatus.Validating } d ? d : null);
+        WaitForAsync(async () => await Service<DatasetService>().GetAsync(id, CancellationToken.None) is { Summary.Status: not StrawberryPhi.Web.Data.DatasetStatus.Validating } d ? d : null);
 
     /// <summary>Re-checks <paramref name="check"/> whenever the studio publishes an event, until it returns a value or the timeout passes.</summary>
     public async Task<T> WaitForAsync<T>(Func<Task<T?>> check)

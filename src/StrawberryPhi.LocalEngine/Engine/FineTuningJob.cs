@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace StrawberryPhi.LocalEngine.Engine;
 
 public static class JobStatus
@@ -24,14 +26,37 @@ public sealed class FineTuningJob
     public string? ValidationFile { get; init; }
     public string? Suffix { get; init; }
     public required int Seed { get; init; }
+
+    /// <summary>As asked for (0 = auto) until the job starts, then as resolved for its file (see <see cref="ResolveHyperparameters"/>).</summary>
     public required Hyperparameters Hyperparameters { get; init; }
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
     public required long CreatedAt { get; init; }
-    public string Status { get; set; } = JobStatus.ValidatingFiles;
-    public long? FinishedAt { get; set; }
-    public string? FineTunedModel { get; set; }
-    public long? TrainedTokens { get; set; }
-    public JobError? Error { get; set; }
+
+    // Written only by the Mark methods (and read back from the store's JSON).
+    [JsonInclude]
+    public string Status { get; private set; } = JobStatus.ValidatingFiles;
+    [JsonInclude]
+    public long? FinishedAt { get; private set; }
+    [JsonInclude]
+    public string? FineTunedModel { get; private set; }
+    [JsonInclude]
+    public long? TrainedTokens { get; private set; }
+    [JsonInclude]
+    public JobError? Error { get; private set; }
+
+    /// <summary>"auto" resolved for the training file; only before training starts.</summary>
+    public FineTuningJob ResolveHyperparameters(Hyperparameters resolved)
+    {
+        if (Status is not (JobStatus.ValidatingFiles or JobStatus.Queued))
+        {
+            throw new InvalidOperationException($"Job {Id} cannot change its hyperparameters once {Status}.");
+        }
+        return new FineTuningJob
+        {
+            Id = Id, Model = Model, TrainingFile = TrainingFile, ValidationFile = ValidationFile, Suffix = Suffix, Seed = Seed,
+            Hyperparameters = resolved, Metadata = Metadata, CreatedAt = CreatedAt, Status = Status,
+        };
+    }
 
     public void MarkQueued() => Move(JobStatus.Queued, JobStatus.ValidatingFiles);
 

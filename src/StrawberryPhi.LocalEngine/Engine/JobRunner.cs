@@ -259,7 +259,7 @@ public sealed class JobRunner : IDisposable
             auto.NEpochs > 0 ? auto.NEpochs : FineTuneEstimator.RecommendedEpochs(examples.Count),
             auto.BatchSize > 0 ? auto.BatchSize : Math.Clamp((int)Math.Ceiling(examples.Count * 0.002), 1, 256),
             auto.LearningRateMultiplier > 0 ? auto.LearningRateMultiplier : 1.0);
-        job = CopyWith(job, hyperparameters);
+        job = job.ResolveHyperparameters(hyperparameters);
         using var model = _store.GetModel(job.Model) is { File: { } file } ? SafeTensors.Load(file) : new GptModel(ModelSize.Find(job.Model)!);
         var baseName = model.Size.Name;
         var context = model.Size.Context;
@@ -387,12 +387,6 @@ public sealed class JobRunner : IDisposable
         }
         return examples;
     }
-
-    private static FineTuningJob CopyWith(FineTuningJob job, Hyperparameters hyperparameters) => new()
-    {
-        Id = job.Id, Model = job.Model, TrainingFile = job.TrainingFile, ValidationFile = job.ValidationFile, Suffix = job.Suffix,
-        Seed = job.Seed, Hyperparameters = hyperparameters, Metadata = job.Metadata, CreatedAt = job.CreatedAt, Status = job.Status,
-    };
 
     private void Save(FineTuningJob job, string level, string message)
     {

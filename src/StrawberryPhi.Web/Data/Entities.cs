@@ -73,9 +73,10 @@ public sealed class Dataset
     /// <summary>The detected format (<c>ChatJsonl</c>, <c>Csv</c>…).</summary>
     public required string Format { get; set; }
 
-    public DatasetStatus Status { get; set; }
+    /// <summary>Changed only through the Mark methods below, which refuse moves that make no sense.</summary>
+    public DatasetStatus Status { get; private set; }
 
-    public string? StatusMessage { get; set; }
+    public string? StatusMessage { get; private set; }
 
     public Guid? ParentId { get; set; }
 
@@ -109,6 +110,44 @@ public sealed class Dataset
 
     /// <summary>The Core validation report as JSON (issues capped per code; counts complete).</summary>
     public string? ReportJson { get; set; }
+
+    /// <summary>A CSV, Alpaca, ShareGPT or Parquet source: it is imported, never validated itself. Only a new dataset becomes one.</summary>
+    public void MarkNeedsImport(string message)
+    {
+        Move(DatasetStatus.NeedsImport, DatasetStatus.Validating);
+        StatusMessage = message;
+    }
+
+    /// <summary>Queued for validation (again): for another target model, the reflection checks switched, or after a failure.</summary>
+    public void MarkValidating()
+    {
+        Move(DatasetStatus.Validating, DatasetStatus.Validating, DatasetStatus.Ready, DatasetStatus.Failed);
+        StatusMessage = null;
+    }
+
+    /// <summary>The report is stored; its counts are kept on the row for lists. <paramref name="errors"/> are the provider's (see ValidationReport.ProviderErrors).</summary>
+    public void MarkValidated(string reportJson, long examples, long lines, long errors, long warnings, long tokens, DateTime at, long elapsedMs)
+    {
+        Move(DatasetStatus.Ready, DatasetStatus.Validating);
+        (ReportJson, Examples, Lines, Errors, Warnings, Tokens, ValidatedAt, ValidationMs, StatusMessage) =
+            (reportJson, examples, lines, errors, warnings, tokens, at, elapsedMs, null);
+    }
+
+    /// <summary>Validation could not run; the reason is said on the dataset's page.</summary>
+    public void MarkFailed(string reason)
+    {
+        Move(DatasetStatus.Failed, DatasetStatus.Validating);
+        StatusMessage = reason;
+    }
+
+    private void Move(DatasetStatus to, params DatasetStatus[] from)
+    {
+        if (!from.Contains(Status))
+        {
+            throw new InvalidOperationException($"Dataset {Id} cannot move from {Status} to {to}.");
+        }
+        Status = to;
+    }
 }
 
 public enum UploadStatus
@@ -130,19 +169,49 @@ public sealed class DatasetUpload
     /// <summary>The name the file gets at the provider; it carries the content hash, so a retry can recognise its own file.</summary>
     public required string RemoteFileName { get; set; }
 
-    public string? RemoteFileId { get; set; }
+    public string? RemoteFileId { get; private set; }
 
-    public UploadStatus Status { get; set; }
+    /// <summary>Changed only through the Mark methods below. A new upload starts Uploading.</summary>
+    public UploadStatus Status { get; private set; }
 
-    public string? Error { get; set; }
+    public string? Error { get; private set; }
 
     public long Bytes { get; set; }
 
-    public int Attempts { get; set; }
+    public int Attempts { get; private set; } = 1;
 
     public DateTime CreatedAt { get; set; }
 
-    public DateTime? CompletedAt { get; set; }
+    public DateTime? CompletedAt { get; private set; }
+
+    /// <summary>Another attempt after a failure (an upload that succeeded is never sent again).</summary>
+    public void MarkRetrying()
+    {
+        Move(UploadStatus.Uploading, UploadStatus.Failed);
+        Attempts++;
+        Error = null;
+    }
+
+    public void MarkUploaded(string remoteFileId, DateTime at)
+    {
+        Move(UploadStatus.Uploaded, UploadStatus.Uploading);
+        (RemoteFileId, CompletedAt) = (remoteFileId, at);
+    }
+
+    public void MarkFailed(string error)
+    {
+        Move(UploadStatus.Failed, UploadStatus.Uploading);
+        Error = error;
+    }
+
+    private void Move(UploadStatus to, params UploadStatus[] from)
+    {
+        if (!from.Contains(Status))
+        {
+            throw new InvalidOperationException($"Upload {Id} cannot move from {Status} to {to}.");
+        }
+        Status = to;
+    }
 }
 
 public enum ThemeMode

@@ -104,20 +104,21 @@ public sealed class DatasetService(
         try
         {
             var detection = DatasetFormatDetector.Detect(staged.Path);
-            var (status, message) = detection.Format switch
+            var message = detection.Format switch
             {
-                DatasetFormat.ChatJsonl or DatasetFormat.PreferenceJsonl => (DatasetStatus.Validating, (string?)null),
                 DatasetFormat.Csv or DatasetFormat.Parquet or DatasetFormat.AlpacaJson or DatasetFormat.AlpacaJsonl
                     or DatasetFormat.ShareGptJson or DatasetFormat.ShareGptJsonl =>
-                    (DatasetStatus.NeedsImport, $"{FormatDetection.Describe(detection.Format)}: import it into chat JSONL to validate and use it."),
-                // Anything else is validated too, so the report names the problem at its line (or the file's).
-                _ => (DatasetStatus.Validating, null),
+                    $"{FormatDetection.Describe(detection.Format)}: import it into chat JSONL to validate and use it.",
+                // Chat and preference JSONL are validated; anything else is too, so the report names the problem at its line (or the file's).
+                _ => null,
             };
             var row = await KeepAsync(staged, extension is ".jsonl" or ".csv" or ".parquet" or ".json" or ".tsv" ? extension : ".dat", stored =>
             {
                 var row = NewRow(Path.GetFileNameWithoutExtension(fileName), fileName, stored, staged, detection.Format.ToString(), "upload", null, null);
-                row.Status = status;
-                row.StatusMessage = message;
+                if (message is not null)
+                {
+                    row.MarkNeedsImport(message);
+                }
                 return row;
             }, cancellationToken);
             logger.LogInformation("Stored dataset {DatasetId} ({Bytes} bytes, {Format})", row.Id, row.Bytes, row.Format);
@@ -159,8 +160,7 @@ public sealed class DatasetService(
             row.ValidationModel = (ModelCatalog.Default.Find(model) ?? throw StudioException.Invalid("model", $"\"{model}\" is not in the model catalog.")).Id;
         }
         row.ReflectionChecks = request.Reflection ?? row.ReflectionChecks;
-        row.Status = DatasetStatus.Validating;
-        row.StatusMessage = null;
+        row.MarkValidating();
         await context.SaveChangesAsync(cancellationToken);
         queue.Enqueue(row.Id);
         events.DatasetChanged(id);
@@ -447,30 +447,20 @@ public sealed class DatasetService(
             var progress = new PercentProgress(row.Bytes, fraction => events.ReportProgress(id, "Validating", fraction));
             var report = await Task.Run(() => DatasetValidator.ValidateFile(path, validation, target, progress, cancellationToken: cancellationToken), cancellationToken);
             report = report with { File = row.FileName };
-            row.ReportJson = JsonSerializer.Serialize(report, CoreJson.Options);
-            row.Examples = report.Examples;
-            row.Lines = report.Lines;
-            row.Errors = report.ProviderErrors;
-            row.Warnings = report.Warnings;
-            row.Tokens = report.Tokens.Total;
-            row.Status = DatasetStatus.Ready;
-            row.StatusMessage = null;
-            row.ValidatedAt = time.GetUtcNow().UtcDateTime;
-            row.ValidationMs = report.ElapsedMs;
+            row.MarkValidated(JsonSerializer.Serialize(report, CoreJson.Options), report.Examples, report.Lines, report.ProviderErrors, report.Warnings,
+                report.Tokens.Total, time.GetUtcNow().UtcDateTime, report.ElapsedMs);
             logger.LogInformation("Validated dataset {DatasetId}: {Examples} examples, {Errors} errors, {Warnings} warnings in {ElapsedMs} ms",
                 id, report.Examples, report.Errors, report.Warnings, report.ElapsedMs);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or StudioException)
         {
-            row.Status = DatasetStatus.Failed;
-            row.StatusMessage = e is StudioException ? e.Message : $"The dataset file could not be read: {e.Message}";
+            row.MarkFailed(e is StudioException ? e.Message : $"The dataset file could not be read: {e.Message}");
             logger.LogWarning("Validation of dataset {DatasetId} failed: {Reason}", id, row.StatusMessage);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // Anything else ends the validation too, with the reason: a dataset never stays "validating" until a restart.
-            row.Status = DatasetStatus.Failed;
-            row.StatusMessage = $"The validation failed unexpectedly ({e.GetType().Name}): {e.Message}. Validate it again; if it fails again, the studio's log has the details.";
+            row.MarkFailed($"The validation failed unexpectedly ({e.GetType().Name}): {e.Message}. Validate it again; if it fails again, the studio's log has the details.");
             logger.LogError(e, "Validation of dataset {DatasetId} failed unexpectedly", id);
         }
         finally
@@ -523,7 +513,6 @@ public sealed class DatasetService(
         Sha256 = staged.Sha256,
         Bytes = staged.Bytes,
         Format = format,
-        Status = DatasetStatus.Validating,
         Origin = origin,
         OriginDetail = detail,
         ParentId = parent?.Id,

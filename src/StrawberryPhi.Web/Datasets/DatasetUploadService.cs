@@ -101,9 +101,14 @@ public sealed class DatasetUploadService(
             };
             context.DatasetUploads.Add(row);
         }
-        row.Status = UploadStatus.Uploading;
-        row.Error = null;
-        row.Attempts++;
+        else
+        {
+            if (row.Status == UploadStatus.Uploading)
+            {
+                row.MarkFailed(Interrupted); // uploading, yet no worker has it: a stop cut it short
+            }
+            row.MarkRetrying();
+        }
         await context.SaveChangesAsync(cancellationToken);
         _running[row.Id] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _queue.Writer.TryWrite(row.Id);
@@ -157,27 +162,22 @@ public sealed class DatasetUploadService(
                     file = await client.UploadFileAsync(content, row.RemoteFileName, progress, cancellationToken);
                 }
             }
-            row.RemoteFileId = file.Id;
-            row.Status = UploadStatus.Uploaded;
-            row.CompletedAt = time.GetUtcNow().UtcDateTime;
+            row.MarkUploaded(file.Id, time.GetUtcNow().UtcDateTime);
             logger.LogInformation("Upload {UploadId} done: provider file {FileId}", uploadId, file.Id);
         }
         catch (Exception e) when (e is ProviderException or KeyVaultException or StudioException or IOException)
         {
-            row.Status = UploadStatus.Failed;
-            row.Error = e.Message;
+            row.MarkFailed(e.Message);
             logger.LogWarning("Upload {UploadId} failed: {Reason}", uploadId, e.Message);
         }
         catch (OperationCanceledException)
         {
-            row.Status = UploadStatus.Failed;
-            row.Error = Interrupted;
+            row.MarkFailed(Interrupted);
         }
         catch (Exception e)
         {
             // Whatever else went wrong, the upload ends failed with the reason: it never stays "uploading".
-            row.Status = UploadStatus.Failed;
-            row.Error = $"The upload failed unexpectedly ({e.GetType().Name}): {e.Message}";
+            row.MarkFailed($"The upload failed unexpectedly ({e.GetType().Name}): {e.Message}");
             logger.LogError(e, "Upload {UploadId} failed unexpectedly", uploadId);
         }
         finally
@@ -192,8 +192,12 @@ public sealed class DatasetUploadService(
     internal async Task MarkInterruptedAsync(CancellationToken cancellationToken)
     {
         await using var context = await db.CreateDbContextAsync(cancellationToken);
-        await context.DatasetUploads.Where(u => u.Status == UploadStatus.Uploading)
-            .ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, UploadStatus.Failed).SetProperty(x => x.Error, Interrupted), cancellationToken);
+        // Row by row through the entity, which keeps its rules (a bulk update would go around them); a stop leaves few.
+        foreach (var row in await context.DatasetUploads.Where(u => u.Status == UploadStatus.Uploading).ToListAsync(cancellationToken))
+        {
+            row.MarkFailed(Interrupted);
+        }
+        await context.SaveChangesAsync(cancellationToken);
     }
 
     private static string RemoteName(string fileName, string sha) =>
