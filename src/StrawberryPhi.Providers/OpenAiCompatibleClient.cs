@@ -22,20 +22,37 @@ public sealed class ProviderClientOptions
     /// <summary>Retries of a failed request (408, 429, 5xx, dropped connections), with backoff and <c>Retry-After</c>.</summary>
     public int MaxRetries { get; set; } = 3;
 
-    public TimeSpan NetworkTimeout { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>First delay before a retry (doubled each time with jitter), unless the provider says how long to wait.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>First delay before an upload is retried (doubled each time, or the provider's Retry-After).</summary>
-    public TimeSpan UploadRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>The longest wait before a retry, whatever the provider asks.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The longest one attempt of a call may take (an upload's body is exempt: a large file takes what it takes).</summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>The circuit opens when this share of calls to one endpoint fail within the sampling duration…</summary>
+    public double BreakerFailureRatio { get; set; } = 0.5;
+
+    /// <summary>…and at least this many calls were made in it…</summary>
+    public int BreakerMinimumThroughput { get; set; } = 10;
+
+    public TimeSpan BreakerSamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>…and stays open this long: calls fail at once, saying when to try again.</summary>
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan NetworkTimeout { get; set; } = TimeSpan.FromMinutes(10);
 }
 
-/// <summary>Creates a client for a connection; the SDK clients are cheap per call.</summary>
+/// <summary>Creates a client for a connection. A client is thread-safe and meant to be kept for the connection's life.</summary>
 /// <param name="http">
-/// Gives the HTTP client for each new provider client: from <c>IHttpClientFactory</c> in a host, so pooled handlers
-/// are rotated (DNS changes are seen) while connections are still reused.
+/// Gives the HTTP client for a new provider client: from <c>IHttpClientFactory</c> in a host, with the resilience
+/// pipeline (<see cref="ProviderResilience"/>) and pooled connections that are renewed, so DNS changes are seen.
 /// </param>
-public sealed class ProviderClientFactory(Func<HttpClient> http, ProviderClientOptions options)
+public sealed class ProviderClientFactory(Func<HttpClient> http, ProviderClientOptions options, TimeProvider time)
 {
-    public IProviderClient Create(ProviderEndpoint endpoint) => new OpenAiCompatibleClient(endpoint, http(), options);
+    public IProviderClient Create(ProviderEndpoint endpoint) => new OpenAiCompatibleClient(endpoint, http(), options, time);
 }
 
 /// <summary>
@@ -46,20 +63,21 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
 {
     private readonly ProviderEndpoint _endpoint;
     private readonly ProviderClientOptions _options;
+    private readonly TimeProvider _time;
     private readonly OpenAIClient _client;
 
-    /// <summary>The same endpoint without the SDK's retries: a blind retry of an upload can leave a second copy behind.</summary>
-    private readonly OpenAIClient _uploadClient;
-
-    public OpenAiCompatibleClient(ProviderEndpoint endpoint, HttpClient http, ProviderClientOptions options)
+    public OpenAiCompatibleClient(ProviderEndpoint endpoint, HttpClient http, ProviderClientOptions options, TimeProvider time)
     {
         _endpoint = endpoint;
         _options = options;
-        _client = Create(endpoint, http, options, options.MaxRetries);
-        _uploadClient = Create(endpoint, http, options, 0);
+        _time = time;
+        _client = Create(endpoint, http, options);
+        Capabilities = ProviderCapabilities.Of(endpoint.Kind);
     }
 
-    private static OpenAIClient Create(ProviderEndpoint endpoint, HttpClient http, ProviderClientOptions options, int retries)
+    public ProviderCapabilities Capabilities { get; }
+
+    private static OpenAIClient Create(ProviderEndpoint endpoint, HttpClient http, ProviderClientOptions options)
     {
         var clientOptions = new OpenAIClientOptions
         {
@@ -67,8 +85,9 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
             OrganizationId = string.IsNullOrWhiteSpace(endpoint.Organization) ? null : endpoint.Organization,
             ProjectId = string.IsNullOrWhiteSpace(endpoint.Project) ? null : endpoint.Project,
             Transport = new HttpClientPipelineTransport(http),
-            // Set explicitly: the default policy was seen retrying back to back.
-            RetryPolicy = new ClientRetryPolicy(retries),
+            // One retry layer, under the SDK (ProviderResilience): the SDK's own is off (it was seen retrying back to
+            // back, and it would retry an upload blindly).
+            RetryPolicy = new ClientRetryPolicy(0),
             NetworkTimeout = options.NetworkTimeout,
         };
         // The SDK insists on a credential; servers without keys (the local engine on loopback) ignore it.
@@ -112,9 +131,13 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
     /// </remarks>
     public Task<ProviderFile> UploadFileAsync(Stream content, string fileName, IProgress<long>? progress, CancellationToken cancellationToken) => Call(async () =>
     {
-        var files = _uploadClient.GetOpenAIFileClient();
+        var files = _client.GetOpenAIFileClient();
         var start = content.CanSeek ? content.Position : 0;
         var length = content.CanSeek ? content.Length - start : -1;
+        if (length > _options.MaxSingleUploadBytes && !Capabilities.UploadsApi)
+        {
+            throw new ProviderException($"The file is {length / (1024 * 1024):N0} MB; this provider takes files of up to {_options.MaxSingleUploadBytes / (1024 * 1024):N0} MB and has no Uploads API for larger ones. Split the dataset.");
+        }
         for (var attempt = 0; ; attempt++)
         {
             try
@@ -128,7 +151,7 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
             }
             catch (Exception e) when (attempt < _options.MaxRetries && content.CanSeek && IsTransient(e))
             {
-                await Task.Delay(RetryDelay(e, attempt), cancellationToken);
+                await Task.Delay(RetryDelay(e, attempt), _time, cancellationToken);
                 var existing = (await ListFilesAsync(cancellationToken)).FirstOrDefault(f => f.FileName == fileName && f.Bytes == length);
                 if (existing is not null)
                 {
@@ -139,28 +162,22 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
         }
     });
 
+    /// <summary>What an upload's caller may try again (after looking for the file): the same judgement as the pipeline's.</summary>
     private static bool IsTransient(Exception e) => e switch
     {
-        ClientResultException r => r.Status is 0 or 408 or 429 or >= 500 && !(r.Status == 429 && r.Message.Contains("insufficient_quota", StringComparison.Ordinal)),
-        HttpRequestException or IOException => true,
+        ClientResultException r => ProviderErrors.IsTransient(r),
+        HttpRequestException or IOException or Polly.Timeout.TimeoutRejectedException => true,
         _ => false,
     };
 
     /// <summary>The provider's Retry-After when it gave one, else doubling from the configured delay, with jitter.</summary>
     private TimeSpan RetryDelay(Exception e, int attempt)
     {
-        if (e is ClientResultException r && r.GetRawResponse() is { } response)
+        if (e is ClientResultException r && ProviderErrors.RetryAfter(r, _options.MaxRetryDelay, _time) is { } asked)
         {
-            if (response.Headers.TryGetValue("retry-after-ms", out var ms) && double.TryParse(ms, CultureInfo.InvariantCulture, out var milliseconds))
-            {
-                return TimeSpan.FromMilliseconds(Math.Clamp(milliseconds, 0, 60_000));
-            }
-            if (response.Headers.TryGetValue("Retry-After", out var after) && double.TryParse(after, CultureInfo.InvariantCulture, out var seconds))
-            {
-                return TimeSpan.FromSeconds(Math.Clamp(seconds, 0, 60));
-            }
+            return asked;
         }
-        var delay = _options.UploadRetryDelay * Math.Pow(2, attempt);
+        var delay = _options.RetryDelay * Math.Pow(2, attempt);
         return delay + (delay * 0.2 * Random.Shared.NextDouble());
     }
 
@@ -266,6 +283,16 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
         catch (Exception e) when (e is HttpRequestException or SocketException)
         {
             throw ProviderErrors.Unreachable(e, _endpoint);
+        }
+        catch (Polly.CircuitBreaker.BrokenCircuitException)
+        {
+            throw new ProviderException(
+                $"{_endpoint.BaseUrl.GetLeftPart(UriPartial.Authority)} failed repeatedly, so the studio stops calling it for a moment; try again in {Math.Ceiling(_options.BreakDuration.TotalSeconds):N0} s.",
+                transient: true, retryAfter: _options.BreakDuration);
+        }
+        catch (Polly.Timeout.TimeoutRejectedException)
+        {
+            throw new ProviderException($"{_endpoint.BaseUrl.GetLeftPart(UriPartial.Authority)} did not answer within {_options.AttemptTimeout.TotalSeconds:N0} s, still after retries.", transient: true);
         }
         catch (JsonException e)
         {

@@ -27,11 +27,31 @@ internal static class ProviderErrors
             _ => $"The provider answered {e.Status}",
         };
         var text = message is null ? what + "." : $"{what}: {message}";
-        return new ProviderException(Scrub(text, endpoint.ApiKey), e.Status, code);
+        return new ProviderException(Scrub(text, endpoint.ApiKey), e.Status, code, transient: IsTransient(e.Status, code), retryAfter: RetryAfter(e, TimeSpan.FromMinutes(10), TimeProvider.System));
     }
 
     public static ProviderException Unreachable(Exception e, ProviderEndpoint endpoint) =>
-        new(Scrub($"Could not reach {endpoint.BaseUrl.GetLeftPart(UriPartial.Authority)}: {e.Message}", endpoint.ApiKey));
+        new(Scrub($"Could not reach {endpoint.BaseUrl.GetLeftPart(UriPartial.Authority)}: {e.Message}", endpoint.ApiKey), transient: true);
+
+    /// <summary>408, 429 (but never <c>insufficient_quota</c>), 5xx, or no answer at all.</summary>
+    public static bool IsTransient(ClientResultException e) => IsTransient(e.Status, ReadError(e).Code);
+
+    private static bool IsTransient(int status, string? code) => status is 0 or 408 or >= 500 || (status == 429 && code != "insufficient_quota");
+
+    /// <summary>How long the provider asked to wait, from the failed answer's headers.</summary>
+    public static TimeSpan? RetryAfter(ClientResultException e, TimeSpan max, TimeProvider time)
+    {
+        if (e.GetRawResponse() is not { } response)
+        {
+            return null;
+        }
+        using var message = new HttpResponseMessage();
+        foreach (var (name, value) in response.Headers)
+        {
+            message.Headers.TryAddWithoutValidation(name, value);
+        }
+        return ProviderResilience.RetryAfter(message, max, time);
+    }
 
     /// <summary>Removes the key if a provider or a library echoes it back in a message.</summary>
     public static string Scrub(string text, string? key) =>

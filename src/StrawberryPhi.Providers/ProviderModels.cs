@@ -35,11 +35,13 @@ public sealed record ProviderFile(string Id, string FileName, long Bytes, DateTi
 /// <summary>A call to a provider failed; <see cref="Exception.Message"/> says why in words, without any secret.</summary>
 public sealed class ProviderException : Exception
 {
-    public ProviderException(string message, int? status = null, string? code = null, Exception? inner = null)
+    public ProviderException(string message, int? status = null, string? code = null, Exception? inner = null, bool transient = false, TimeSpan? retryAfter = null)
         : base(message, inner)
     {
         Status = status;
         Code = code;
+        Transient = transient;
+        RetryAfter = retryAfter;
     }
 
     public ProviderException()
@@ -61,6 +63,33 @@ public sealed class ProviderException : Exception
 
     /// <summary>The provider's error code (for example <c>invalid_api_key</c>), when it gave one.</summary>
     public string? Code { get; }
+
+    /// <summary>
+    /// Trying again later may succeed (a timeout, a rate limit, a 5xx, an unreachable host, an open circuit); a
+    /// rejected key, a bad request or <c>insufficient_quota</c> will not. Calls were already retried where safe.
+    /// </summary>
+    public bool Transient { get; }
+
+    /// <summary>How long the provider asked to wait (<c>Retry-After</c>, <c>retry-after-ms</c>) or the circuit stays open.</summary>
+    public TimeSpan? RetryAfter { get; }
+}
+
+/// <summary>What a kind of provider can do beyond files and supervised jobs; the studio offers only what the provider has.</summary>
+/// <param name="Dpo">Preference (DPO) fine-tuning.</param>
+/// <param name="PauseResume">Running jobs can be paused and resumed.</param>
+/// <param name="UploadsApi">Files over 512 MB go through the Uploads API in parts.</param>
+/// <param name="FileContent">Result files can be downloaded (<c>GET /files/{id}/content</c>).</param>
+/// <param name="DeploymentStep">A fine-tuned model must be deployed before it serves chat (Azure).</param>
+public sealed record ProviderCapabilities(bool Dpo, bool PauseResume, bool UploadsApi, bool FileContent, bool DeploymentStep)
+{
+    public static ProviderCapabilities Of(ProviderKind kind) => kind switch
+    {
+        ProviderKind.OpenAI => new(Dpo: true, PauseResume: true, UploadsApi: true, FileContent: true, DeploymentStep: false),
+        ProviderKind.AzureOpenAI => new(Dpo: true, PauseResume: true, UploadsApi: false, FileContent: true, DeploymentStep: true),
+        ProviderKind.Local => new(Dpo: false, PauseResume: false, UploadsApi: true, FileContent: true, DeploymentStep: false),
+        // An unknown server: only what every OpenAI-compatible fine-tuning endpoint has.
+        _ => new(Dpo: false, PauseResume: false, UploadsApi: false, FileContent: false, DeploymentStep: false),
+    };
 }
 
 /// <summary>
@@ -69,6 +98,8 @@ public sealed class ProviderException : Exception
 /// </summary>
 public interface IProviderClient
 {
+    ProviderCapabilities Capabilities { get; }
+
     Task<IReadOnlyList<ProviderModel>> ListModelsAsync(CancellationToken cancellationToken);
 
     Task<IReadOnlyList<ProviderFile>> ListFilesAsync(CancellationToken cancellationToken);

@@ -50,14 +50,21 @@ public static partial class StudioSetup
 
     public static void AddProviders(this WebApplicationBuilder builder)
     {
-        // The factory's own logging writes every failed request with its stack trace at Information: an unreachable
-        // host is expected, and the services log it as one warning naming the connection instead.
-        builder.Services.AddHttpClient(ProviderHttpClient, client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
-        builder.Services.AddSingleton(new ProviderClientOptions());
+        // Limits, retries, timeouts and the circuit breaker: config section "Providers" (see ProviderClientOptions).
+        builder.Services.AddOptions<ProviderClientOptions>().Bind(builder.Configuration.GetSection("Providers"));
+        builder.Services.AddHttpClient(ProviderHttpClient, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            // A client is kept per connection, so its connections are renewed from the pool instead of by handler rotation.
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2) })
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .AddProviderResilience()
+            // The factory's own logging writes every failed request with its stack trace at Information: an unreachable
+            // host is expected, and the services log it as one warning naming the connection instead.
+            .RemoveAllLoggers();
         builder.Services.AddSingleton(services =>
         {
             var http = services.GetRequiredService<IHttpClientFactory>();
-            return new ProviderClientFactory(() => http.CreateClient(ProviderHttpClient), services.GetRequiredService<ProviderClientOptions>());
+            return new ProviderClientFactory(() => http.CreateClient(ProviderHttpClient),
+                services.GetRequiredService<IOptions<ProviderClientOptions>>().Value, services.GetRequiredService<TimeProvider>());
         });
         builder.Services.AddSingleton<ProviderConnectionService>();
     }

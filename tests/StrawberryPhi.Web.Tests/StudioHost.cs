@@ -77,6 +77,8 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
     {
         builder.UseSetting("DataDirectory", DataDirectory);
         builder.UseSetting("Studio:MaxUploadBytes", MaxUploadBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // Retries as in production, with short waits: tests exercise the pipeline, not the clock.
+        builder.UseSetting("Providers:RetryDelay", "00:00:00.05");
         builder.ConfigureLogging(logging => logging.AddProvider(new CollectingLoggerProvider(Logs)).SetMinimumLevel(LogLevel.Debug));
         builder.ConfigureServices(services => services.AddHttpClient(StudioSetup.ProviderHttpClient).AddHttpMessageHandler(() => new FaultHandler(Faults)));
     }
@@ -146,7 +148,7 @@ public sealed class SmallPartsStudioHost : StudioHost
     protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
-        builder.ConfigureServices(services => services.AddSingleton(new StrawberryPhi.Providers.ProviderClientOptions { MaxSingleUploadBytes = 1024, UploadPartBytes = 1000 }));
+        builder.ConfigureServices(services => services.PostConfigure<StrawberryPhi.Providers.ProviderClientOptions>(o => (o.MaxSingleUploadBytes, o.UploadPartBytes) = (1024, 1000)));
     }
 }
 

@@ -36,6 +36,8 @@ public sealed class ProviderConnectionService(
     public const string LocalName = "Local engine";
     public const string LocalPrefix = "/local/v1";
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (DateTime Version, IProviderClient Client)> _clients = new();
+
     public async Task<IReadOnlyList<ProviderView>> ListAsync(CancellationToken cancellationToken)
     {
         await using var context = await db.CreateDbContextAsync(cancellationToken);
@@ -82,6 +84,7 @@ public sealed class ProviderConnectionService(
         await Apply(context, row, input, cancellationToken);
         row.UpdatedAt = time.GetUtcNow().UtcDateTime;
         await SaveNamedAsync(context, row.Name, cancellationToken);
+        _clients.TryRemove(id, out _);
         logger.LogInformation("Updated provider connection {ProviderId}", row.Id);
         events.Publish(StudioTopic.Providers);
         return View(row);
@@ -110,6 +113,7 @@ public sealed class ProviderConnectionService(
         }
         context.Providers.Remove(row);
         await context.SaveChangesAsync(cancellationToken);
+        _clients.TryRemove(id, out _);
         logger.LogInformation("Removed provider connection {ProviderId}", id);
         events.Publish(StudioTopic.Providers);
     }
@@ -227,7 +231,22 @@ public sealed class ProviderConnectionService(
         }
     }
 
+    /// <summary>
+    /// The connection's client, made once (one key decryption) and kept while the connection is unchanged: the
+    /// SDK's clients are thread-safe. An edit (a new UpdatedAt) or a removal drops it.
+    /// </summary>
     private IProviderClient ClientFor(ProviderConnection row)
+    {
+        if (_clients.TryGetValue(row.Id, out var cached) && cached.Version == row.UpdatedAt)
+        {
+            return cached.Client;
+        }
+        var client = NewClient(row);
+        _clients[row.Id] = (row.UpdatedAt, client);
+        return client;
+    }
+
+    private IProviderClient NewClient(ProviderConnection row)
     {
         var key = row.ProtectedApiKey is null ? null : vault.Unprotect(row.ProtectedApiKey);
         var baseUrl = row.Kind switch

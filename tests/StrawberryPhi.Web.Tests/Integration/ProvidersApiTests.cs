@@ -281,11 +281,12 @@ public sealed class ProvidersApiTests(StudioHost host) : IClassFixture<StudioHos
     }
 
     [Theory]
-    [InlineData("test")]
-    [InlineData("models")]
-    public async Task ExpectedProviderFailure_IsOneWarningLineWithTheConnection_NoStackTrace(string action)
+    [InlineData("test", "127.0.0.2")]
+    [InlineData("models", "127.0.0.3")]
+    public async Task ExpectedProviderFailure_IsOneWarningLineWithTheConnection_NoStackTrace(string action, string address)
     {
-        var created = await CreateAsync(new { name = $"Unreachable {action}", kind = "Custom", baseUrl = "http://127.0.0.1:9/v1" });
+        // A host of its own: the circuit breaker is per endpoint, and other tests fail against 127.0.0.1:9.
+        var created = await CreateAsync(new { name = $"Unreachable {action}", kind = "Custom", baseUrl = $"http://{address}:9/v1" });
         var mark = host.Logs.Count;
 
         using var api = host.Api();
@@ -299,6 +300,20 @@ public sealed class ProvidersApiTests(StudioHost host) : IClassFixture<StudioHos
         Assert.Contains(created.Id.ToString(), line, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", line, StringComparison.Ordinal);
         Assert.True(!host.Logs.Skip(mark).Any(l => l.Contains("   at ", StringComparison.Ordinal)), string.Join("\n", host.Logs.Skip(mark).Where(l => l.Contains("   at ", StringComparison.Ordinal)).Select(l => l[..Math.Min(400, l.Length)])));
+    }
+
+    [Fact]
+    public async Task Client_IsKeptPerConnection_AndDroppedOnEdit()
+    {
+        var created = await CreateAsync(new { name = $"Kept {Guid.NewGuid():N}", kind = "Custom", baseUrl = LocalEngineUrl.ToString() });
+        var providers = host.Service<ProviderConnectionService>();
+
+        var first = await providers.ClientAsync(created.Id, CancellationToken.None);
+        Assert.Same(first, await providers.ClientAsync(created.Id, CancellationToken.None));
+        Assert.Equal(new ProviderCapabilities(false, false, false, false, false), first.Capabilities);
+
+        await providers.UpdateAsync(created.Id, new ProviderInput(created.Name + " renamed", ProviderKind.Custom, LocalEngineUrl.ToString(), null, null, null), CancellationToken.None);
+        Assert.NotSame(first, await providers.ClientAsync(created.Id, CancellationToken.None));
     }
 
     [Fact]
