@@ -36,7 +36,7 @@ public sealed class JobRunnerTests : IDisposable
     private string Upload(IEnumerable<string> lines)
     {
         using var content = new MemoryStream(Encoding.UTF8.GetBytes(string.Join("\n", lines) + "\n"));
-        return _store.AddFile(content, "train.jsonl", "fine-tune", DateTimeOffset.UtcNow.ToUnixTimeSeconds()).Id;
+        return _store.AddFile(content, "train.jsonl", "fine-tune", TimeProvider.System.GetUtcNow().ToUnixTimeSeconds()).Id;
     }
 
     private static IEnumerable<string> ArithmeticLines(int count, int seed = 1) =>
@@ -240,7 +240,7 @@ public sealed class JobRunnerTests : IDisposable
             var store = new EngineStore(directory);
             var job = new FineTuningJob
             {
-                Id = EngineStore.NewId("ftjob-"), Model = "strawberry-tiny", TrainingFile = "file-x", Seed = 1,
+                Id = store.NewId("ftjob-"), Model = "strawberry-tiny", TrainingFile = "file-x", Seed = 1,
                 Hyperparameters = new Hyperparameters(1, 1, 1), CreatedAt = 1,
             };
             job.MarkQueued();

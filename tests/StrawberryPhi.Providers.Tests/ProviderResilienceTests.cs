@@ -177,7 +177,7 @@ public sealed class ProviderResilienceTests : IDisposable
             var n = Interlocked.Increment(ref _count) - 1;
             if (Answer is not { } answer)
             {
-                await Task.Delay(System.Threading.Timeout.Infinite, cancellationToken);
+                await Task.Delay(System.Threading.Timeout.InfiniteTimeSpan, TimeProvider.System, cancellationToken);
             }
             var response = Answer!(request, n);
             response.RequestMessage = request;

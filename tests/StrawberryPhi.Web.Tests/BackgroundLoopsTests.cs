@@ -37,7 +37,7 @@ public sealed class BackgroundLoopsTests
     {
         var loops = new BackgroundLoops(new Lifetime(), NullLogger<BackgroundLoops>.Instance);
         using var stopping = new CancellationTokenSource();
-        var running = loops.RunAsync("validation", token => Task.Delay(System.Threading.Timeout.Infinite, token), stopping.Token);
+        var running = loops.RunAsync("validation", token => Task.Delay(System.Threading.Timeout.InfiniteTimeSpan, TimeProvider.System, token), stopping.Token);
 
         await stopping.CancelAsync();
         await running.WaitAsync(Timeout);

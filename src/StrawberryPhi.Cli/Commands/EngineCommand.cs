@@ -73,7 +73,7 @@ internal static class EngineCommand
             context.Output.Flush();
             try
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
+                await Task.Delay(Timeout.InfiniteTimeSpan, TimeProvider.System, cancellationToken);
             }
             catch (OperationCanceledException)
             {

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using StrawberryPhi.Core.Catalog;
 using StrawberryPhi.Core.Datasets;
 using StrawberryPhi.Core.Tokens;
@@ -31,7 +30,7 @@ public static class DatasetValidator
         string path, ValidationOptions options, EstimateTarget? estimate = null, IProgress<long>? progress = null,
         Action<Issue>? onIssue = null, CancellationToken cancellationToken = default)
     {
-        var stopwatch = Stopwatch.StartNew();
+        var started = TimeProvider.System.GetTimestamp();
         var detection = DatasetFormatDetector.Detect(path);
         var length = new FileInfo(path).Length;
         var builder = new ReportBuilder(options, onIssue);
@@ -39,14 +38,14 @@ public static class DatasetValidator
         if (FatalFormatIssue(detection) is { } fatal)
         {
             builder.AddFileIssue(fatal);
-            return builder.Build(path, length, DatasetKind.Chat, estimate, stopwatch.Elapsed);
+            return builder.Build(path, length, DatasetKind.Chat, estimate, TimeProvider.System.GetElapsedTime(started));
         }
 
         var kind = detection.Format == DatasetFormat.PreferenceJsonl ? DatasetKind.Preference : DatasetKind.Chat;
         using var reader = new LineBatchReader(
             new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan), options.BatchBytes);
         Run(reader, kind, options, builder, progress, cancellationToken);
-        return builder.Build(path, length, kind, estimate, stopwatch.Elapsed);
+        return builder.Build(path, length, kind, estimate, TimeProvider.System.GetElapsedTime(started));
     }
 
     private static Issue? FatalFormatIssue(FormatDetection detection)

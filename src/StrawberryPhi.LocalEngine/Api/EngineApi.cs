@@ -109,7 +109,7 @@ public static class EngineApi
             return ModelNotFound(request.Model, "model");
         }
         var prompt = ChatEncoder.EncodePrompt(request.Messages, EngineVocabulary.Default);
-        var id = EngineStore.NewId("chatcmpl-");
+        var id = engine.Store.NewId("chatcmpl-");
         var created = engine.Now;
 
         if (!request.Stream)

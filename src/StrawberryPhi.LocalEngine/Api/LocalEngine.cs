@@ -32,7 +32,7 @@ public sealed class LocalEngine : IDisposable
     {
         Options = options;
         Time = time;
-        Store = new EngineStore(options.DataDirectory);
+        Store = new EngineStore(options.DataDirectory, time);
         Runner = new JobRunner(Store, time, options.Threads, options.MaxConcurrentJobs);
         Runner.Start();
     }

@@ -16,8 +16,12 @@ public sealed class EngineStore
     private readonly string _models;
     private readonly string _uploads;
 
-    public EngineStore(string dataDirectory)
+    private readonly TimeProvider _time;
+
+    /// <param name="time">The clock ids are ordered by (FakeTimeProvider in tests).</param>
+    public EngineStore(string dataDirectory, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         DataDirectory = Path.GetFullPath(dataDirectory);
         _files = Directory.CreateDirectory(Path.Combine(DataDirectory, "files")).FullName;
         _jobs = Directory.CreateDirectory(Path.Combine(DataDirectory, "jobs")).FullName;
@@ -33,13 +37,13 @@ public sealed class EngineStore
     /// A new id that sorts in creation order (monotonic UTC ticks, then randomness): lists are ordered by id, and
     /// "after" pagination can compare ids, even for records created within the same second.
     /// </summary>
-    public static string NewId(string prefix)
+    public string NewId(string prefix)
     {
         long last, ticks;
         do
         {
             last = Volatile.Read(ref _lastTicks);
-            ticks = Math.Max(DateTime.UtcNow.Ticks, last + 1);
+            ticks = Math.Max(_time.GetUtcNow().UtcTicks, last + 1);
         }
         while (Interlocked.CompareExchange(ref _lastTicks, ticks, last) != last);
         return prefix + ticks.ToString("x16", System.Globalization.CultureInfo.InvariantCulture) + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));

@@ -99,7 +99,7 @@ public sealed class JobRunner : IDisposable
         }
         var job = new FineTuningJob
         {
-            Id = EngineStore.NewId("ftjob-"),
+            Id = _store.NewId("ftjob-"),
             Model = request.Model,
             TrainingFile = request.TrainingFile,
             ValidationFile = request.ValidationFile,
@@ -301,7 +301,7 @@ public sealed class JobRunner : IDisposable
             var path = _store.ModelFilePath($"{job.Id}-step-{step}");
             SafeTensors.Save(model, path, new Dictionary<string, string> { ["job"] = job.Id, ["step"] = step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             _store.AddModel(new EngineModel(checkpointName, Now, OwnedBy, baseName, path));
-            _store.AddCheckpoint(new JobCheckpoint(EngineStore.NewId("ftckpt-"), Now, checkpointName, step, Metrics(last!, withTotal: false), job.Id));
+            _store.AddCheckpoint(new JobCheckpoint(_store.NewId("ftckpt-"), Now, checkpointName, step, Metrics(last!, withTotal: false), job.Id));
             _store.AddEvent(job.Id, "info", $"Checkpoint created at step {step} (epoch {epoch}).", Now);
         }, validation, cancellationToken);
 

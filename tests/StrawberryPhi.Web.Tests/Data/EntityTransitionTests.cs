@@ -4,6 +4,8 @@ namespace StrawberryPhi.Web.Tests.Data;
 
 public sealed class EntityTransitionTests
 {
+    private static readonly DateTime At = new(2026, 12, 1, 12, 0, 0, DateTimeKind.Utc);
+
     private static Dataset NewDataset() => new() { Id = Guid.NewGuid(), Name = "d", FileName = "d.jsonl", StoredFile = "x.jsonl", Sha256 = "00", Format = "ChatJsonl", Origin = "upload" };
 
     private static DatasetUpload NewUpload() => new() { Id = Guid.NewGuid(), RemoteFileName = "d.000000000000.jsonl" };
@@ -14,7 +16,7 @@ public sealed class EntityTransitionTests
         var dataset = NewDataset();
         Assert.Equal(DatasetStatus.Validating, dataset.Status);
 
-        dataset.MarkValidated("{}", 12, 13, 1, 2, 300, DateTime.UtcNow, 40);
+        dataset.MarkValidated("{}", 12, 13, 1, 2, 300, At, 40);
         Assert.Equal((DatasetStatus.Ready, 12L, 1L), (dataset.Status, dataset.Examples, dataset.Errors));
 
         dataset.MarkValidating();
@@ -34,8 +36,8 @@ public sealed class EntityTransitionTests
         Assert.Throws<InvalidOperationException>(() => source.MarkFailed("x"));
 
         var ready = NewDataset();
-        ready.MarkValidated("{}", 1, 1, 0, 0, 1, DateTime.UtcNow, 1);
-        Assert.Throws<InvalidOperationException>(() => ready.MarkValidated("{}", 1, 1, 0, 0, 1, DateTime.UtcNow, 1));
+        ready.MarkValidated("{}", 1, 1, 0, 0, 1, At, 1);
+        Assert.Throws<InvalidOperationException>(() => ready.MarkValidated("{}", 1, 1, 0, 0, 1, At, 1));
         Assert.Throws<InvalidOperationException>(() => ready.MarkFailed("x"));
         Assert.Throws<InvalidOperationException>(() => ready.MarkNeedsImport("x"));
         Assert.Equal(DatasetStatus.Ready, ready.Status);
@@ -51,16 +53,15 @@ public sealed class EntityTransitionTests
         upload.MarkRetrying();
         Assert.Equal((UploadStatus.Uploading, 2, (string?)null), (upload.Status, upload.Attempts, upload.Error));
 
-        var at = DateTime.UtcNow;
-        upload.MarkUploaded("file-abc", at);
-        Assert.Equal((UploadStatus.Uploaded, "file-abc", at), (upload.Status, upload.RemoteFileId, upload.CompletedAt!.Value));
+        upload.MarkUploaded("file-abc", At);
+        Assert.Equal((UploadStatus.Uploaded, "file-abc", At), (upload.Status, upload.RemoteFileId, upload.CompletedAt!.Value));
     }
 
     [Fact]
     public void Upload_IllegalMoves_AreRefused()
     {
         var upload = NewUpload();
-        upload.MarkUploaded("file-abc", DateTime.UtcNow);
+        upload.MarkUploaded("file-abc", At);
 
         Assert.Throws<InvalidOperationException>(upload.MarkRetrying); // never sent again once there
         Assert.Throws<InvalidOperationException>(() => upload.MarkFailed("x"));
