@@ -6,7 +6,7 @@ namespace StrawberryPhi.Cli.Commands;
 /// <summary>Options and argument checks that several commands share.</summary>
 internal static class CommonOptions
 {
-    public const string DefaultModel = "gpt-4o-mini-2024-07-18";
+    public const string DefaultModel = ModelCatalog.DefaultTargetModel;
 
     public static Argument<string> FileArgument(string description = "The dataset file.") => new("file") { Description = description };
 

@@ -38,6 +38,9 @@ public sealed class ModelCatalog
         Models = models;
     }
 
+    /// <summary>The model datasets are validated and estimated for until the user picks another (Settings, --model).</summary>
+    public const string DefaultTargetModel = "gpt-4o-mini-2024-07-18";
+
     /// <summary>The catalog shipped with this build.</summary>
     public static ModelCatalog Default => Embedded.Value;
 

@@ -89,7 +89,7 @@ public sealed class Dataset
     public DateTime CreatedAt { get; set; }
 
     /// <summary>The catalog model the report's token limit, encoding and estimate are for.</summary>
-    public string ValidationModel { get; set; } = "gpt-4o-mini-2024-07-18";
+    public string ValidationModel { get; set; } = Core.Catalog.ModelCatalog.DefaultTargetModel;
 
     public bool ReflectionChecks { get; set; }
 
@@ -249,5 +249,5 @@ public sealed class StudioSettings
     public string? NotifyWebhookUrl { get; set; }
 
     /// <summary>The catalog model new datasets are validated and estimated for.</summary>
-    public string DefaultTargetModel { get; set; } = "gpt-4o-mini-2024-07-18";
+    public string DefaultTargetModel { get; set; } = Core.Catalog.ModelCatalog.DefaultTargetModel;
 }
