@@ -52,7 +52,7 @@ public sealed record ColumnMapping(string? Prompt = null, string? Response = nul
                 }
             }
             return required
-                ? throw new ImportException($"Cannot tell which column holds the {role}; the columns are: {string.Join(", ", columns)}. Name it with --map {role}=COLUMN.")
+                ? throw new ImportException($"Cannot tell which column holds the {role}; the columns are: {string.Join(", ", columns)}. Choose the {role} column.")
                 : -1;
         }
 
@@ -61,7 +61,11 @@ public sealed record ColumnMapping(string? Prompt = null, string? Response = nul
         var system = Find(System, SystemNames, "system", required: false);
         if (prompt == response)
         {
-            throw new ImportException($"The prompt and the response are both column \"{columns[prompt]}\"; map them with --map prompt=…,response=….");
+            throw new ImportException($"The prompt and the response are both column \"{columns[prompt]}\"; choose a different column for each.");
+        }
+        if (system >= 0 && (system == prompt || system == response))
+        {
+            throw new ImportException($"The system prompt and the {(system == prompt ? "prompt" : "response")} are both column \"{columns[system]}\"; choose a different column for each.");
         }
         return new ResolvedColumns(prompt, response, system, columns);
     }

@@ -1,8 +1,6 @@
-using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using StrawberryPhi.Core.Datasets;
 using StrawberryPhi.Core.Reflection;
 using StrawberryPhi.Core.Tokens;
 

@@ -3,7 +3,6 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using StrawberryPhi.Core.Datasets;
-using StrawberryPhi.Core.Reflection;
 using StrawberryPhi.Core.Tokens;
 
 namespace StrawberryPhi.Core.Validation;

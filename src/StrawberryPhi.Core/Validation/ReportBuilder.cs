@@ -171,7 +171,7 @@ internal sealed class ReportBuilder
         var common = _systemPrompts.MaxBy(p => p.Value.Count).Value;
         var counted = _tokens.Count;
         // One definition of an example (a non-blank line); those an error kept from being read are said, not hidden.
-        var of = counted == _examples ? $"{_examples:N0} examples" : $"{_examples:N0} examples ({_examples - counted:N0} unreadable, not counted)";
+        var of = counted == _examples ? $"{_examples:N0} examples" : $"the {counted:N0} readable examples ({_examples - counted:N0} could not be read)";
         if (distinct > 1)
         {
             var firstOther = _systemPrompts.Values.Where(v => v != common).Min(v => v.FirstLine);

@@ -97,7 +97,11 @@ public sealed class Dataset
 
     public long Lines { get; set; }
 
+    /// <summary>The errors the provider would reject the file for.</summary>
     public long Errors { get; set; }
+
+    /// <summary>Errors of the opt-in reflection checks: a verdict of their own, never a reason to stop an upload.</summary>
+    public long ReflectionErrors { get; private set; }
 
     public long Warnings { get; set; }
 
@@ -126,11 +130,11 @@ public sealed class Dataset
     }
 
     /// <summary>The report is stored; its counts are kept on the row for lists. <paramref name="errors"/> are the provider's (see ValidationReport.ProviderErrors).</summary>
-    public void MarkValidated(string reportJson, long examples, long lines, long errors, long warnings, long tokens, DateTime at, long elapsedMs)
+    public void MarkValidated(string reportJson, long examples, long lines, long errors, long reflectionErrors, long warnings, long tokens, DateTime at, long elapsedMs)
     {
         Move(DatasetStatus.Ready, DatasetStatus.Validating);
-        (ReportJson, Examples, Lines, Errors, Warnings, Tokens, ValidatedAt, ValidationMs, StatusMessage) =
-            (reportJson, examples, lines, errors, warnings, tokens, at, elapsedMs, null);
+        (ReportJson, Examples, Lines, Errors, ReflectionErrors, Warnings, Tokens, ValidatedAt, ValidationMs, StatusMessage) =
+            (reportJson, examples, lines, errors, reflectionErrors, warnings, tokens, at, elapsedMs, null);
     }
 
     /// <summary>Validation could not run; the reason is said on the dataset's page.</summary>

@@ -84,7 +84,8 @@ public sealed partial class DatasetService
                 : $"No example could be imported; the first problem is at line {first.Line}: {first.Message}");
         }
         var detail = $"from {result.Source}: {result.Written:N0} imported" + (result.Skipped > 0 ? $", {result.Skipped:N0} skipped (first at line {result.Issues[0].Line}: {result.Issues[0].Message})" : "");
-        return await AddDerivedAsync(row, output, row.Name, "import", detail, cancellationToken);
+        // Named apart from its source, so links to the one and the other can be told apart.
+        return await AddDerivedAsync(row, output, $"{row.Name} · imported", "import", detail, cancellationToken);
     }
 
     public async Task<DatasetSummary> ConvertAsync(Guid id, ConvertRequest request, CancellationToken cancellationToken)

@@ -62,10 +62,10 @@ public sealed partial class DatasetService
             var progress = new PercentProgress(row.Bytes, fraction => events.ReportProgress(id, "Validating", fraction));
             var report = await Task.Run(() => DatasetValidator.ValidateFile(path, validation, target, progress, cancellationToken: cancellationToken), cancellationToken);
             report = report with { File = row.FileName };
-            row.MarkValidated(JsonSerializer.Serialize(report, CoreJson.Options), report.Examples, report.Lines, report.ProviderErrors, report.Warnings,
+            row.MarkValidated(JsonSerializer.Serialize(report, CoreJson.Options), report.Examples, report.Lines, report.ProviderErrors, report.ReflectionErrors, report.Warnings,
                 report.Tokens.Total, time.GetUtcNow().UtcDateTime, report.ElapsedMs);
-            logger.LogInformation("Validated dataset {DatasetId}: {Examples} examples, {Errors} errors, {Warnings} warnings in {ElapsedMs} ms",
-                id, report.Examples, report.Errors, report.Warnings, report.ElapsedMs);
+            logger.LogInformation("Validated dataset {DatasetId}: {Examples} examples, {Errors} errors, {ReflectionErrors} reflection-format errors, {Warnings} warnings in {ElapsedMs} ms",
+                id, report.Examples, report.ProviderErrors, report.ReflectionErrors, report.Warnings, report.ElapsedMs);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or StudioException)
         {

@@ -15,9 +15,10 @@ namespace StrawberryPhi.Web.Datasets;
 
 /// <param name="Errors">The errors the provider would reject the file for (the opt-in reflection checks' are in the report).</param>
 /// <param name="ImportedAs">For a CSV, Alpaca, ShareGPT or Parquet source: the chat JSONL dataset its latest import made.</param>
+/// <param name="ReflectionErrors">Errors of the opt-in reflection checks (their own verdict; they never stop an upload).</param>
 public sealed record DatasetSummary(
     Guid Id, string Name, string FileName, string Format, DatasetStatus Status, string? StatusMessage, long Bytes, long Examples,
-    long Errors, long Warnings, long Tokens, string Origin, Guid? ParentId, DateTime CreatedAt, Guid? ImportedAs = null);
+    long Errors, long Warnings, long Tokens, string Origin, Guid? ParentId, DateTime CreatedAt, Guid? ImportedAs = null, long ReflectionErrors = 0);
 
 /// <summary>Another dataset, named and linked.</summary>
 public sealed record DatasetLink(Guid Id, string Name);
@@ -230,5 +231,6 @@ public sealed partial class DatasetService(
         await context.Datasets.FirstOrDefaultAsync(d => d.Id == id, cancellationToken) ?? throw StudioException.NotFound("This dataset");
 
     private static DatasetSummary Summary(Dataset d) =>
-        new(d.Id, d.Name, d.FileName, d.Format, d.Status, d.StatusMessage, d.Bytes, d.Examples, d.Errors, d.Warnings, d.Tokens, d.Origin, d.ParentId, d.CreatedAt);
+        new(d.Id, d.Name, d.FileName, d.Format, d.Status, d.StatusMessage, d.Bytes, d.Examples, d.Errors, d.Warnings, d.Tokens, d.Origin, d.ParentId, d.CreatedAt,
+            ReflectionErrors: d.ReflectionErrors);
 }

@@ -16,7 +16,7 @@ public sealed class EntityTransitionTests
         var dataset = NewDataset();
         Assert.Equal(DatasetStatus.Validating, dataset.Status);
 
-        dataset.MarkValidated("{}", 12, 13, 1, 2, 300, At, 40);
+        dataset.MarkValidated("{}", 12, 13, 1, 0, 2, 300, At, 40);
         Assert.Equal((DatasetStatus.Ready, 12L, 1L), (dataset.Status, dataset.Examples, dataset.Errors));
 
         dataset.MarkValidating();
@@ -36,8 +36,8 @@ public sealed class EntityTransitionTests
         Assert.Throws<InvalidOperationException>(() => source.MarkFailed("x"));
 
         var ready = NewDataset();
-        ready.MarkValidated("{}", 1, 1, 0, 0, 1, At, 1);
-        Assert.Throws<InvalidOperationException>(() => ready.MarkValidated("{}", 1, 1, 0, 0, 1, At, 1));
+        ready.MarkValidated("{}", 1, 1, 0, 0, 0, 1, At, 1);
+        Assert.Throws<InvalidOperationException>(() => ready.MarkValidated("{}", 1, 1, 0, 0, 0, 1, At, 1));
         Assert.Throws<InvalidOperationException>(() => ready.MarkFailed("x"));
         Assert.Throws<InvalidOperationException>(() => ready.MarkNeedsImport("x"));
         Assert.Equal(DatasetStatus.Ready, ready.Status);

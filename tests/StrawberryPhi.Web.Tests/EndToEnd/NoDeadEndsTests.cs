@@ -105,8 +105,11 @@ public sealed class NoDeadEndsTests(BrowserFixture browser) : IClassFixture<Brow
         // Rename where the name is.
         await page.ClickAsync("[data-testid=rename-button]");
         var field = page.Locator("input[data-testid=rename-field], [data-testid=rename-field] input").First;
-        await field.FillAsync("Support transcripts, first pass");
+        await field.FillAsync("");
         await page.ClickAsync("[data-testid=rename-save]");
+        await Expect(page.GetByText("A dataset name has 1 to 200 characters.")).ToBeVisibleAsync();
+        await field.FillAsync("Support transcripts, first pass");
+        await field.PressAsync("Enter");
         await Expect(page.Locator("[data-testid=dataset-name]")).ToHaveTextAsync("Support transcripts, first pass");
 
         // The report opens on errors and warnings; the preview marks what was searched for.

@@ -54,7 +54,7 @@ public sealed class DatasetWorkflowTests(StudioHost host) : IClassFixture<Studio
 
         Assert.Equal(12, detail.Report!.ReflectionErrors);
         Assert.Equal(12, detail.Report.Counts["reflection_missing_thinking"]);
-        Assert.Equal(0, detail.Summary.Errors);
+        Assert.Equal((0L, 12L), (detail.Summary.Errors, detail.Summary.ReflectionErrors));
         Assert.Contains("wrapped 12 plain answers in <output>; none already had reflection tags. No reasoning was invented", detail.OriginDetail, StringComparison.Ordinal);
         Assert.Null(DatasetUploadService.WhyNotUploadable(detail.Summary.Status, detail.Summary.Errors));
         var uploads = host.Service<DatasetUploadService>();
@@ -96,6 +96,7 @@ public sealed class DatasetWorkflowTests(StudioHost host) : IClassFixture<Studio
         var imported = await Datasets.ImportAsync(source.Id, new ImportRequest("question", "answer", null), CancellationToken.None);
 
         Assert.Equal(imported.Id, (await Datasets.GetAsync(source.Id, CancellationToken.None)).Summary.ImportedAs);
+        Assert.Equal("imported-once · imported", imported.Name);
         Assert.Equal(imported.Id, (await Datasets.ListAsync(CancellationToken.None)).Single(d => d.Id == source.Id).ImportedAs);
 
         var again = await host.UploadAsync(StudioHost.Example("qa.csv"), "imported-again.csv");
@@ -115,6 +116,8 @@ public sealed class DatasetWorkflowTests(StudioHost host) : IClassFixture<Studio
         Assert.Equal("What is 1 times 3?", preview.Examples[0].Messages[0].Text);
         var wrong = await Datasets.ImportPreviewAsync(source.Id, new ImportRequest("nope", null, null), 3, CancellationToken.None);
         Assert.StartsWith("The prompt column \"nope\" does not exist", wrong.Error, StringComparison.Ordinal);
+        var twice = await Datasets.ImportPreviewAsync(source.Id, new ImportRequest("question", "answer", "question"), 3, CancellationToken.None);
+        Assert.Equal("The system prompt and the prompt are both column \"question\"; choose a different column for each.", twice.Error);
     }
 
     [Fact]

@@ -63,6 +63,9 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.Property<bool>("ReflectionChecks")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long>("ReflectionErrors")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ReportJson")
                         .HasColumnType("TEXT");
 
