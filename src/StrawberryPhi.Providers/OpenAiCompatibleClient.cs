@@ -6,7 +6,6 @@ using System.Text;
 using System.Text.Json;
 using OpenAI;
 using OpenAI.Files;
-using OpenAI.Models;
 
 namespace StrawberryPhi.Providers;
 

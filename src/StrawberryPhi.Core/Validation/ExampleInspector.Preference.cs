@@ -1,7 +1,6 @@
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using StrawberryPhi.Core.Reflection;
 using StrawberryPhi.Core.Tokens;
 
 namespace StrawberryPhi.Core.Validation;

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using StrawberryPhi.Core.Reflection;
 using StrawberryPhi.Core.Tokens;
 
 namespace StrawberryPhi.Core.Validation;
