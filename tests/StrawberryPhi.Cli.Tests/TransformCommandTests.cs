@@ -36,6 +36,19 @@ public class TransformCommandTests
     }
 
     [Fact]
+    public async Task Convert_ColumnsCannotBeGuessed_SaysHowToNameThem()
+    {
+        using var dir = new TempDirectory();
+        var input = dir.WriteLines("odd.csv", ["left,right", "x,y"]);
+
+        var result = await PhiRunner.RunAsync("convert", input, "-o", dir.File("o.jsonl"));
+
+        Assert.Equal(ExitCodes.CannotRun, result.ExitCode);
+        Assert.Equal("phi: Cannot tell which column holds the prompt; the columns are: left, right. Choose the prompt column. " +
+            "Name the columns with --map prompt=COLUMN,response=COLUMN[,system=COLUMN].\n", result.Error);
+    }
+
+    [Fact]
     public async Task Clean_KeepsTheExamplesWithoutErrors_AndListsTheDroppedLines()
     {
         using var dir = new TempDirectory();

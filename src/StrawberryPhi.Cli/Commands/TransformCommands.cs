@@ -82,7 +82,10 @@ internal static class ConvertCommand
             }
             catch (ImportException e)
             {
-                throw new CommandFailedException(e.Message);
+                // Core says what is wrong in words every face can use; here the way to choose columns is a flag.
+                throw new CommandFailedException(e.Message.Contains("column", StringComparison.Ordinal) && parse.GetValue(map) is null
+                    ? $"{e.Message} Name the columns with --map prompt=COLUMN,response=COLUMN[,system=COLUMN]."
+                    : e.Message);
             }
 
             if (parse.GetValue(format) == "json")

@@ -51,12 +51,12 @@ public class ImportTests
     }
 
     [Fact]
-    public async Task ConvertAsync_CsvUnguessableColumns_AsksForMap()
+    public async Task ConvertAsync_CsvUnguessableColumns_AsksForTheColumn()
     {
         using var dir = new TempDirectory();
         var input = dir.Write("qa.csv", "left,right\nx,y\n");
         var e = await Assert.ThrowsAsync<ImportException>(() => DatasetConverter.ConvertAsync(input, dir.File("out.jsonl"), DatasetFormat.Csv, ColumnMapping.Auto, null));
-        Assert.Contains("--map prompt=COLUMN", e.Message);
+        Assert.Equal("Cannot tell which column holds the prompt; the columns are: left, right. Choose the prompt column.", e.Message);
         var ok = await DatasetConverter.ConvertAsync(input, dir.File("out.jsonl"), DatasetFormat.Csv, ColumnMapping.Parse("prompt=left,response=right"), null);
         Assert.Equal(1, ok.Written);
     }
