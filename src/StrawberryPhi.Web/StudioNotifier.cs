@@ -120,7 +120,11 @@ public sealed class StudioNotifier(TimeProvider time, ILogger<StudioNotifier> lo
                     {
                         await handler(published);
                     }
-                    catch (Exception e) when (!token.IsCancellationRequested)
+                    catch (Exception) when (token.IsCancellationRequested)
+                    {
+                        return; // disposed meanwhile (a page closing): its subscriber is gone, nothing to report to
+                    }
+                    catch (Exception e)
                     {
                         await ReportAsync(e);
                     }

@@ -289,7 +289,7 @@ public sealed class JobRunner : IDisposable
             Threads = _threads,
         };
         TrainingStep? last = null;
-        var tokensPerEpoch = examples.Sum(e => (long)e.Tokens.Length);
+        var tokensPerEpoch = examples.Sum(e => (long)Math.Min(e.Tokens.Length, context));
         Trainer.Train(model, examples, options, step =>
         {
             last = step;
@@ -331,15 +331,19 @@ public sealed class JobRunner : IDisposable
             fitted.Add(fit);
         }
         var dropped = examples.Count - fitted.Count;
-        if (cut > 0 || dropped > 0)
+        var said = new List<string>();
+        if (cut > 0)
         {
-            var message = $"{cut:N0} of {Plural.Of(examples.Count, what + " example")} {Plural.Was(cut)} longer than the {context}-token context: " +
-                "the oldest part of the prompt was cut so that the answer is kept.";
-            if (dropped > 0)
-            {
-                message += $" {Plural.Of(dropped, what + " example")} had no trained token and {Plural.Was(dropped)} left out.";
-            }
-            _store.AddEvent(job.Id, "warn", message, Now);
+            said.Add($"{cut:N0} of {Plural.Of(examples.Count, what + " example")} {Plural.Was(cut)} longer than the {context}-token context: " +
+                "the oldest part of the prompt was cut so that the answer is kept.");
+        }
+        if (dropped > 0)
+        {
+            said.Add($"{Plural.Of(dropped, what + " example")} had no trained token and {Plural.Was(dropped)} left out.");
+        }
+        if (said.Count > 0)
+        {
+            _store.AddEvent(job.Id, "warn", string.Join(" ", said), Now);
         }
         return fitted;
     }
