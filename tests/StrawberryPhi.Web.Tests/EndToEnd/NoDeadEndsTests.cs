@@ -117,6 +117,7 @@ public sealed class NoDeadEndsTests(BrowserFixture browser) : IClassFixture<Brow
         await page.GetByRole(AriaRole.Tab, new() { Name = "Preview" }).ClickAsync();
         await page.Locator("input[data-testid=preview-search], [data-testid=preview-search] input").First.FillAsync("HELLO");
         await Expect(page.Locator("[data-testid=example][data-line='3'] [data-testid=match]")).ToHaveTextAsync("Hello");
+        await Expect(page.Locator("[data-testid=example][data-line='3'] [data-testid=example-flagged]")).ToBeVisibleAsync();
 
         // A dataset with errors has a way forward: a cleaned copy, which says what it dropped and can be uploaded.
         await page.GetByRole(AriaRole.Tab, new() { Name = "Transform" }).ClickAsync();
