@@ -1,3 +1,4 @@
+using StrawberryPhi.LocalEngine.Engine;
 using StrawberryPhi.LocalEngine.Model;
 
 namespace StrawberryPhi.LocalEngine.Tests;
@@ -32,6 +33,32 @@ public sealed class ChatEncoderTests
         Assert.Equal(Enumerable.Range(9, 9), fitted.Tokens);
         Assert.False(fitted.Trained[0]);
         Assert.All(fitted.Trained[1..], Assert.True);
+    }
+
+    [Fact]
+    public void Measure_CountsPerBase_WhatIsLongerAndWhatKeepsNothing()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            var prompt = new string('p', 300);
+            File.WriteAllLines(path,
+            [
+                System.Text.Json.JsonSerializer.Serialize(new { messages = new object[] { new { role = "user", content = prompt }, new { role = "assistant", content = "ok" } } }),
+                System.Text.Json.JsonSerializer.Serialize(new { messages = new object[] { new { role = "user", content = "short" }, new { role = "assistant", content = "ok" } } }),
+                System.Text.Json.JsonSerializer.Serialize(new { messages = new object[] { new { role = "user", content = "q" }, new { role = "assistant", content = "a", weight = 0 } } }),
+                "",
+            ]);
+
+            var fits = TrainingFile.Measure(path);
+
+            Assert.Equal(new ContextFit("strawberry-tiny", 256, 3, 1, 1), fits[0]);
+            Assert.Equal(new ContextFit("strawberry-small", 512, 3, 0, 1), fits[1]);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]

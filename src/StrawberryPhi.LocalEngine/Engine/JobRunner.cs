@@ -1,4 +1,3 @@
-using System.Text.Json;
 using StrawberryPhi.Core.Catalog;
 using StrawberryPhi.Core.Text;
 using StrawberryPhi.Core.Validation;
@@ -369,28 +368,7 @@ public sealed class JobRunner : IDisposable
     }
 
     /// <summary>Reads chat examples (messages with role, content and weight) from a validated JSONL file.</summary>
-    internal static List<EncodedExample> ReadExamples(string path)
-    {
-        var examples = new List<EncodedExample>();
-        foreach (var line in File.ReadLines(path))
-        {
-            if (string.IsNullOrWhiteSpace(line))
-            {
-                continue;
-            }
-            using var document = JsonDocument.Parse(line);
-            var messages = new List<ChatMessage>();
-            foreach (var message in document.RootElement.GetProperty("messages").EnumerateArray())
-            {
-                var role = message.GetProperty("role").GetString()!;
-                var content = message.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
-                var trained = !message.TryGetProperty("weight", out var w) || w.GetInt32() != 0;
-                messages.Add(new ChatMessage(role == "function" ? "tool" : role, content, trained));
-            }
-            examples.Add(ChatEncoder.EncodeForTraining(messages, EngineVocabulary.Default));
-        }
-        return examples;
-    }
+    internal static List<EncodedExample> ReadExamples(string path) => [.. TrainingFile.Encode(path)];
 
     private void Save(FineTuningJob job, string level, string message)
     {

@@ -37,6 +37,8 @@ internal static class DatasetsApi
         group.MapPost("/{id:guid}/convert", Convert).Named("ConvertDataset", 400, 404, 409);
         group.MapPost("/{id:guid}/split", Split).Named("SplitDataset", 400, 404, 409);
         group.MapPost("/{id:guid}/dedupe", Dedupe).Named("DedupeDataset", 404, 409);
+        group.MapGet("/{id:guid}/local-context", LocalContext).Named("GetDatasetLocalContextFit", 404, 409)
+            .WithDescription("For each local engine base: its context, and how many examples are longer (their prompts are cut when they train) or keep nothing to train on.");
         group.MapGet("/{id:guid}/uploads", Uploads).Named("ListDatasetUploads", 404);
         group.MapPost("/{id:guid}/uploads", StartUpload).Named("UploadDatasetToProvider", 400, 404, 409)
             .WithDescription("202 when an upload starts; 200 with the provider's file id when the dataset is already there.");
@@ -137,6 +139,9 @@ internal static class DatasetsApi
 
     private static async Task<Created<DatasetSummary>> Dedupe(Guid id, DatasetService datasets, CancellationToken cancellationToken) =>
         CreatedAt(await datasets.DedupeAsync(id, cancellationToken));
+
+    private static async Task<Ok<IReadOnlyList<StrawberryPhi.LocalEngine.Engine.ContextFit>>> LocalContext(Guid id, DatasetService datasets, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await datasets.LocalContextFitAsync(id, cancellationToken));
 
     private static async Task<Ok<IReadOnlyList<UploadView>>> Uploads(Guid id, DatasetUploadService uploads, CancellationToken cancellationToken) =>
         TypedResults.Ok(await uploads.ListAsync(id, cancellationToken));

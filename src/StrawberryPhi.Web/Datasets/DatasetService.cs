@@ -55,6 +55,9 @@ public sealed partial class DatasetService(
     /// <summary>The latest searches' matching lines, so that paging through results does not scan again.</summary>
     private readonly RecentCache<IReadOnlyList<long>> _searches = new(8);
 
+    /// <summary>How the latest files fit the local bases' contexts (by content: the same bytes fit the same).</summary>
+    private readonly RecentCache<IReadOnlyList<LocalEngine.Engine.ContextFit>> _contextFits = new(8);
+
     public long MaxUploadBytes => options.Value.MaxUploadBytes;
 
     public async Task<IReadOnlyList<DatasetSummary>> ListAsync(CancellationToken cancellationToken)
@@ -195,6 +198,21 @@ public sealed partial class DatasetService(
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12, FileOptions.RandomAccess);
             return read(index, file, path);
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// How the dataset's examples fit each local base's context (the local engine's counterpart of a provider's token
+    /// limit): how many are longer and would have their prompts cut, and how many would keep nothing to train on.
+    /// </summary>
+    public async Task<IReadOnlyList<LocalEngine.Engine.ContextFit>> LocalContextFitAsync(Guid id, CancellationToken cancellationToken)
+    {
+        var row = await RowAsync(id, cancellationToken);
+        if (row.Format != nameof(DatasetFormat.ChatJsonl) || row.Status != DatasetStatus.Ready || row.Errors > 0)
+        {
+            throw new StudioException(StudioError.Conflict, "Only a validated chat dataset without errors can be measured against the local engine's contexts.");
+        }
+        var path = files.ExistingPathOf(row.StoredFile);
+        return await Task.Run(() => _contextFits.Get(row.Sha256, () => LocalEngine.Engine.TrainingFile.Measure(path, cancellationToken)), cancellationToken);
     }
 
     /// <summary>Opens the stored content for download or upload.</summary>

@@ -129,6 +129,8 @@ public sealed class NoDeadEndsTests(BrowserFixture browser) : IClassFixture<Brow
         await Expect(page.Locator("[data-testid=error-count]")).ToHaveTextAsync("0 errors");
         await page.GetByRole(AriaRole.Tab, new() { Name = "Upload to provider" }).ClickAsync();
         await Expect(page.Locator("[data-testid=upload-button]")).ToBeEnabledAsync();
+        // The local engine's bases have small contexts: the tab says how the examples fit before a job is made.
+        await Expect(page.Locator("[data-testid=context-fit]")).ToContainTextAsync("strawberry-tiny (256-token context)");
 
         // Delete asks first.
         await page.ClickAsync("[data-testid=delete-dataset]");

@@ -176,6 +176,21 @@ public sealed class DatasetWorkflowTests(StudioHost host) : IClassFixture<Studio
     }
 
     [Fact]
+    public async Task LocalContextFit_SaysWhatIsLongerThanEachLocalBase()
+    {
+        var dataset = await host.UploadAsync(StudioHost.Example("reflection-sample.jsonl"), "context-fit.jsonl");
+        await host.WaitValidatedAsync(dataset.Id);
+        using var api = host.Api();
+
+        var fits = await api.GetFromJsonAsync<JsonElement>(new Uri($"api/datasets/{dataset.Id}/local-context", UriKind.Relative));
+
+        var tiny = fits.EnumerateArray().Single(f => f.GetProperty("model").GetString() == "strawberry-tiny");
+        Assert.Equal(256, tiny.GetProperty("context").GetInt32());
+        Assert.True(tiny.GetProperty("longer").GetInt64() > 0, tiny.ToString());
+        Assert.Equal(0, tiny.GetProperty("nothingLeft").GetInt64());
+    }
+
+    [Fact]
     public async Task Healthz_WhileEveryLoopRuns_IsHealthy()
     {
         using var api = host.Api();
