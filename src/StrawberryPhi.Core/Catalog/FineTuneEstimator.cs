@@ -76,7 +76,7 @@ public static class FineTuneEstimator
                 ? new Notice(Severity.Error, "model_shut_down",
                     $"{model.Id} was shut down on {shutdown:yyyy-MM-dd}: it can no longer be fine-tuned, and fine-tunes built on it no longer serve.")
                 : new Notice(Severity.Warning, "model_shutting_down",
-                    $"{model.Id} and every fine-tune built on it shut down on {shutdown:yyyy-MM-dd} ({DaysFrom(today, shutdown)}).")); 
+                    $"{model.Id} and every fine-tune built on it shut down on {shutdown:yyyy-MM-dd} ({DaysFrom(today, shutdown)})."));
         }
         foreach (var providerId in model.Providers)
         {

@@ -34,7 +34,7 @@ public static class LoopbackGuard
                 "(a web page on another name may be trying to reach it).");
         }
         var method = context.Request.Method;
-        var changes = !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method)) 
+        var changes = !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method))
             || context.Request.Headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
         if (changes && context.Request.Headers.Origin is { Count: > 0 } origin
             && (!Uri.TryCreate(origin.ToString(), UriKind.Absolute, out var uri)
