@@ -99,7 +99,7 @@ public sealed partial class DatasetService
         var output = files.NewStagingPath();
         var result = await DatasetConverter.ConvertAsync(files.ExistingPathOf(row.StoredFile), output, DatasetFormat.ChatJsonl, ColumnMapping.Auto,
             new ReflectionConversion(prompt, request.Mode, request.WrapOutput), 100, cancellationToken);
-        var detail = $"reflection form, system prompt {Describe(request.Mode)}: {result.Reflection!.Describe()}"
+        var detail = $"reflection form, system prompt {Describe(request.Mode)}. {result.Reflection!.Describe()}"
             + (result.Skipped > 0 ? $" {Plural.Of(result.Skipped, "unreadable line")} dropped." : "");
         return await AddDerivedAsync(row, output, $"{row.Name} · reflection", "convert", detail, cancellationToken, reflection: true);
     }
@@ -172,7 +172,7 @@ public sealed partial class DatasetService
             throw new StudioException(StudioError.Conflict, $"Every example has an error ({Plural.Of(result.Dropped, "example")}): a cleaned copy would be empty.");
         }
         var lines = string.Join(", ", result.FirstDropped.Take(20).Select(i => $"line {i.Line} ({i.Code})"));
-        var detail = $"{Plural.Of(result.Dropped, "example")} with errors dropped, {result.Kept:N0} kept; by error: "
+        var detail = $"{Plural.Of(result.Dropped, "example")} with errors dropped, {result.Kept:N0} kept; by each line's first error: "
             + string.Join(", ", result.DroppedByCode.Select(c => $"{c.Key} × {c.Value:N0}"))
             + $"; dropped: {lines}{(result.Dropped > 20 ? $" and {Plural.Of(result.Dropped - 20, "more line")}" : "")}";
         return await AddDerivedAsync(row, output, $"{row.Name} · clean", "clean", detail, cancellationToken);

@@ -84,6 +84,7 @@ public sealed partial class DatasetService
             row.ValidationModel = (await settings.GetAsync(cancellationToken)).DefaultTargetModel;
         }
         await using var context = await db.CreateDbContextAsync(cancellationToken);
+        row.Name = await UniqueNameAsync(context, row.Name, cancellationToken);
         context.Datasets.Add(row);
         await context.SaveChangesAsync(CancellationToken.None);
         if (row.Status == DatasetStatus.Validating)
@@ -91,6 +92,25 @@ public sealed partial class DatasetService
             queue.Enqueue(row.Id);
         }
         events.DatasetChanged(row.Id);
+    }
+
+    /// <summary>
+    /// The name, or "name (2)", "name (3)"… when it is taken: a second upload of a file, or a second clean of a
+    /// dataset, must be told apart from the first in lists and links.
+    /// </summary>
+    private static async Task<string> UniqueNameAsync(StudioDbContext context, string name, CancellationToken cancellationToken)
+    {
+        var taken = await context.Datasets.Where(d => d.Name == name || d.Name.StartsWith(name + " (")).Select(d => d.Name).ToListAsync(cancellationToken);
+        if (!taken.Contains(name))
+        {
+            return name;
+        }
+        var n = 2;
+        while (taken.Contains($"{name} ({n})"))
+        {
+            n++;
+        }
+        return $"{name} ({n})";
     }
 
     /// <summary>A file name safe to show and store: no directories, no control characters.</summary>

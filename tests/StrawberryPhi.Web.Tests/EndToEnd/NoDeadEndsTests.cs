@@ -130,7 +130,7 @@ public sealed class NoDeadEndsTests(BrowserFixture browser) : IClassFixture<Brow
         await page.GetByRole(AriaRole.Tab, new() { Name = "Upload to provider" }).ClickAsync();
         await Expect(page.Locator("[data-testid=upload-button]")).ToBeEnabledAsync();
         // The local engine's bases have small contexts: the tab says how the examples fit before a job is made.
-        await Expect(page.Locator("[data-testid=context-fit]")).ToContainTextAsync("strawberry-tiny (256-token context)");
+        await Expect(page.Locator("[data-testid=context-fit]")).ToContainTextAsync("strawberry-tiny has 256 tokens of context");
 
         // Delete asks first.
         await page.ClickAsync("[data-testid=delete-dataset]");
@@ -139,6 +139,8 @@ public sealed class NoDeadEndsTests(BrowserFixture browser) : IClassFixture<Brow
         await page.ClickAsync("[data-testid=delete-dataset]");
         await page.Locator(".mud-dialog").GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/datasets$"));
+        // The page the studio opened after the action keeps the message that says what happened.
+        await Expect(page.GetByText("Deleted Support transcripts, first pass · clean.")).ToBeVisibleAsync();
         await page.Context.CloseAsync();
     }
 

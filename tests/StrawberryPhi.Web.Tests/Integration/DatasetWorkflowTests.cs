@@ -99,8 +99,11 @@ public sealed class DatasetWorkflowTests(StudioHost host) : IClassFixture<Studio
         Assert.Equal("imported-once · imported", imported.Name);
         Assert.Equal(imported.Id, (await Datasets.ListAsync(CancellationToken.None)).Single(d => d.Id == source.Id).ImportedAs);
 
+        var twice = await host.UploadAsync(StudioHost.Example("qa.csv"), "imported-once.csv");
+        Assert.Equal("imported-once (2)", twice.Name); // told apart from the first in lists and links
         var again = await host.UploadAsync(StudioHost.Example("qa.csv"), "imported-again.csv");
         var link = Assert.Single((await Datasets.GetAsync(again.Id, CancellationToken.None)).SameContent, l => l.Id == source.Id);
+        Assert.Contains((await Datasets.GetAsync(again.Id, CancellationToken.None)).SameContent, l => l.Name == "imported-once (2)");
         Assert.Equal("imported-once", link.Name);
     }
 
