@@ -1,7 +1,3 @@
-using System.Text.Json;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
-using StrawberryPhi.Core;
 using StrawberryPhi.Core.Catalog;
 using StrawberryPhi.Core.Datasets;
 using StrawberryPhi.Core.Import;

@@ -1,13 +1,7 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using StrawberryPhi.Core;
 using StrawberryPhi.Core.Catalog;
-using StrawberryPhi.Core.Datasets;
-using StrawberryPhi.Core.Import;
-using StrawberryPhi.Core.Reflection;
-using StrawberryPhi.Core.Text;
-using StrawberryPhi.Core.Transform;
 using StrawberryPhi.Core.Validation;
 using StrawberryPhi.Web.Data;
 
