@@ -144,14 +144,7 @@ public sealed class Dataset
         StatusMessage = reason;
     }
 
-    private void Move(DatasetStatus to, params DatasetStatus[] from)
-    {
-        if (!from.Contains(Status))
-        {
-            throw new InvalidOperationException($"Dataset {Id} cannot move from {Status} to {to}.");
-        }
-        Status = to;
-    }
+    private void Move(DatasetStatus to, params DatasetStatus[] from) => Status = Transition.Checked($"Dataset {Id}", Status, to, from);
 }
 
 public enum UploadStatus
@@ -208,14 +201,7 @@ public sealed class DatasetUpload
         Error = error;
     }
 
-    private void Move(UploadStatus to, params UploadStatus[] from)
-    {
-        if (!from.Contains(Status))
-        {
-            throw new InvalidOperationException($"Upload {Id} cannot move from {Status} to {to}.");
-        }
-        Status = to;
-    }
+    private void Move(UploadStatus to, params UploadStatus[] from) => Status = Transition.Checked($"Upload {Id}", Status, to, from);
 }
 
 public enum ThemeMode
@@ -254,4 +240,12 @@ public sealed class StudioSettings
 
     /// <summary>The catalog model new datasets are validated and estimated for.</summary>
     public string DefaultTargetModel { get; set; } = Core.Catalog.ModelCatalog.DefaultTargetModel;
+}
+
+/// <summary>The one rule of every entity's lifecycle: a move is allowed only from the states listed for it.</summary>
+internal static class Transition
+{
+    public static TStatus Checked<TStatus>(string what, TStatus current, TStatus to, TStatus[] from)
+        where TStatus : struct, Enum =>
+        from.Contains(current) ? to : throw new InvalidOperationException($"{what} cannot move from {current} to {to}.");
 }
