@@ -24,12 +24,20 @@ public sealed partial class DatasetService
             throw new StudioException(StudioError.Conflict, "This dataset is already chat JSONL; there is nothing to import.");
         }
         var mapping = new ColumnMapping(Input.Blank(request.PromptColumn), Input.Blank(request.ResponseColumn), Input.Blank(request.SystemColumn));
+        var path = files.ExistingPathOf(row.StoredFile);
+        var format = Enum.Parse<DatasetFormat>(row.Format);
         var reads = "";
+        ImportColumns? chosen = null;
         var examples = new List<ExampleView>();
         var problems = new List<Issue>();
         try
         {
-            await foreach (var record in Sources.ReadAsync(files.ExistingPathOf(row.StoredFile), Enum.Parse<DatasetFormat>(row.Format), mapping, d => reads = d, cancellationToken))
+            if (await Sources.ReadColumnsAsync(path, format, cancellationToken) is { } header)
+            {
+                var resolved = mapping.Resolve(header);
+                chosen = new ImportColumns(header[resolved.Prompt], header[resolved.Response], resolved.System >= 0 ? header[resolved.System] : null);
+            }
+            await foreach (var record in Sources.ReadAsync(path, format, mapping, d => reads = d, cancellationToken))
             {
                 if (record.Problem is { } problem)
                 {
@@ -49,7 +57,7 @@ public sealed partial class DatasetService
         {
             return new ImportPreview(null, [], [], e.Message);
         }
-        return new ImportPreview(reads.Length == 0 ? null : reads, examples, problems, null);
+        return new ImportPreview(reads.Length == 0 ? null : reads, examples, problems, null, chosen);
     }
 
     public async Task<DatasetSummary> ImportAsync(Guid id, ImportRequest request, CancellationToken cancellationToken)

@@ -43,7 +43,11 @@ public sealed record ValidateRequest(string? Model, bool? Reflection);
 
 /// <param name="Reads">The columns the import reads, such as "columns prompt=question, response=answer" (guesses included).</param>
 /// <param name="Error">Why nothing can be imported with this mapping (a missing column, a prompt that cannot be guessed).</param>
-public sealed record ImportPreview(string? Reads, IReadOnlyList<ExampleView> Examples, IReadOnlyList<Issue> Problems, string? Error);
+/// <param name="Columns">For CSV and Parquet: the columns the import reads, each named (guesses included).</param>
+public sealed record ImportPreview(string? Reads, IReadOnlyList<ExampleView> Examples, IReadOnlyList<Issue> Problems, string? Error, ImportColumns? Columns = null);
+
+/// <summary>The source columns an import reads for the prompt, the response and (when there is one) the system prompt.</summary>
+public sealed record ImportColumns(string Prompt, string Response, string? System);
 
 /// <summary>Datasets: intake, validation reports, preview, and derived datasets (the original is never modified).</summary>
 public sealed partial class DatasetService(

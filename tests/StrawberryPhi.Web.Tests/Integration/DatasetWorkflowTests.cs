@@ -115,6 +115,7 @@ public sealed class DatasetWorkflowTests(StudioHost host) : IClassFixture<Studio
         var preview = await Datasets.ImportPreviewAsync(source.Id, new ImportRequest(null, null, null), 3, CancellationToken.None);
 
         Assert.Equal("columns prompt=question, response=answer", preview.Reads);
+        Assert.Equal(new ImportColumns("question", "answer", null), preview.Columns);
         Assert.Equal(3, preview.Examples.Count);
         Assert.Equal("What is 1 times 3?", preview.Examples[0].Messages[0].Text);
         var wrong = await Datasets.ImportPreviewAsync(source.Id, new ImportRequest("nope", null, null), 3, CancellationToken.None);
