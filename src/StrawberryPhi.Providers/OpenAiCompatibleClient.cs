@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using OpenAI;
 using OpenAI.Files;
 
@@ -185,6 +186,101 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
         await _client.GetOpenAIFileClient().DeleteFileAsync(fileId, cancellationToken);
         return true;
     });
+
+    public Task<byte[]> DownloadFileAsync(string fileId, CancellationToken cancellationToken) => Call(async () =>
+        (await SendAsync("GET", $"files/{Uri.EscapeDataString(fileId)}/content", null, cancellationToken)).ToArray());
+
+    public Task<ProviderJob> CreateJobAsync(ProviderJobRequest request, CancellationToken cancellationToken) => Call(async () =>
+    {
+        var body = new JsonObject { ["model"] = request.Model, ["training_file"] = request.TrainingFile };
+        if (request.ValidationFile is not null)
+        {
+            body["validation_file"] = request.ValidationFile;
+        }
+        if (request.Method is not null)
+        {
+            body["method"] = request.Method.DeepClone();
+        }
+        if (request.Suffix is not null)
+        {
+            body["suffix"] = request.Suffix;
+        }
+        if (request.Seed is not null)
+        {
+            body["seed"] = request.Seed;
+        }
+        if (request.Metadata is { Count: > 0 })
+        {
+            body["metadata"] = new JsonObject(request.Metadata.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value))));
+        }
+        return Job(await SendAsync("POST", "fine_tuning/jobs", body, cancellationToken));
+    });
+
+    public Task<ProviderJob> GetJobAsync(string jobId, CancellationToken cancellationToken) => Call(async () =>
+        Job(await SendAsync("GET", $"fine_tuning/jobs/{Uri.EscapeDataString(jobId)}", null, cancellationToken)));
+
+    public Task<ProviderPage<ProviderJob>> ListJobsAsync(string? after, int limit, KeyValuePair<string, string>? metadata, CancellationToken cancellationToken) => Call(async () =>
+    {
+        var query = metadata is { } pair ? $"&metadata[{Uri.EscapeDataString(pair.Key)}]={Uri.EscapeDataString(pair.Value)}" : "";
+        return Page(await SendAsync("GET", $"fine_tuning/jobs?limit={limit}{After(after)}{query}", null, cancellationToken), ProviderJob.Parse);
+    });
+
+    public Task<ProviderPage<ProviderJobEvent>> ListEventsAsync(string jobId, string? after, int limit, CancellationToken cancellationToken) => Call(async () =>
+        Page(await SendAsync("GET", $"fine_tuning/jobs/{Uri.EscapeDataString(jobId)}/events?limit={limit}{After(after)}", null, cancellationToken), ProviderJobEvent.Parse));
+
+    public Task<ProviderPage<ProviderCheckpoint>> ListCheckpointsAsync(string jobId, string? after, int limit, CancellationToken cancellationToken) => Call(async () =>
+        Page(await SendAsync("GET", $"fine_tuning/jobs/{Uri.EscapeDataString(jobId)}/checkpoints?limit={limit}{After(after)}", null, cancellationToken), ProviderCheckpoint.Parse));
+
+    public Task<ProviderJob> CancelJobAsync(string jobId, CancellationToken cancellationToken) => JobAction(jobId, "cancel", cancellationToken);
+
+    public Task<ProviderJob> PauseJobAsync(string jobId, CancellationToken cancellationToken) => JobAction(jobId, "pause", cancellationToken);
+
+    public Task<ProviderJob> ResumeJobAsync(string jobId, CancellationToken cancellationToken) => JobAction(jobId, "resume", cancellationToken);
+
+    private Task<ProviderJob> JobAction(string jobId, string action, CancellationToken cancellationToken) => Call(async () =>
+        Job(await SendAsync("POST", $"fine_tuning/jobs/{Uri.EscapeDataString(jobId)}/{action}", null, cancellationToken)));
+
+    private static string After(string? after) => after is null ? "" : "&after=" + Uri.EscapeDataString(after);
+
+    private static ProviderJob Job(BinaryData content)
+    {
+        using var json = JsonDocument.Parse(content);
+        return ProviderJob.Parse(json.RootElement);
+    }
+
+    private static ProviderPage<T> Page<T>(BinaryData content, Func<JsonElement, T> parse)
+    {
+        using var json = JsonDocument.Parse(content);
+        var root = json.RootElement;
+        var items = root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array ? data.EnumerateArray().Select(parse).ToList() : [];
+        return new ProviderPage<T>(items, root.TryGetProperty("has_more", out var more) && more.ValueKind == JsonValueKind.True);
+    }
+
+    /// <summary>
+    /// A request through the SDK's pipeline (its key, Azure's header, our transport and resilience), for what its typed
+    /// surface lacks or reshapes: jobs with methods and metadata, pause and resume, paging cursors.
+    /// </summary>
+    private async Task<BinaryData> SendAsync(string method, string path, JsonObject? body, CancellationToken cancellationToken)
+    {
+        var pipeline = _client.GetFineTuningClient().Pipeline;
+        using var message = pipeline.CreateMessage();
+        message.Apply(new RequestOptions { CancellationToken = cancellationToken });
+        message.Request.Method = method;
+        message.Request.Uri = new Uri(_endpoint.BaseUrl, path);
+        message.Request.Headers.Set("Accept", "application/json");
+        if (body is not null)
+        {
+            message.Request.Headers.Set("Content-Type", "application/json");
+            message.Request.Content = BinaryContent.Create(BinaryData.FromString(body.ToJsonString()));
+        }
+        await pipeline.SendAsync(message);
+        var response = message.Response!;
+        if (response.IsError)
+        {
+            throw await ClientResultException.CreateAsync(response);
+        }
+        return response.Content;
+    }
 
     /// <summary>The Uploads API: create, add parts of at most <see cref="ProviderClientOptions.UploadPartBytes"/>, complete; cancelled on failure.</summary>
     private async Task<ProviderFile> UploadInPartsAsync(OpenAIFileClient files, Stream content, long length, string fileName, IProgress<long>? progress, CancellationToken cancellationToken)

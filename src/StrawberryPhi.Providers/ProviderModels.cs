@@ -108,4 +108,32 @@ public interface IProviderClient
     Task<ProviderFile> UploadFileAsync(Stream content, string fileName, IProgress<long>? progress, CancellationToken cancellationToken);
 
     Task DeleteFileAsync(string fileId, CancellationToken cancellationToken);
+
+    /// <summary>A file's content (result files); only where <see cref="ProviderCapabilities.FileContent"/>.</summary>
+    Task<byte[]> DownloadFileAsync(string fileId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Creates a job. Never retried here (a retry could make a second job): after a failure whose outcome is unknown
+    /// the caller looks for the job by its metadata marker (<see cref="ListJobsAsync"/>) before creating again.
+    /// </summary>
+    Task<ProviderJob> CreateJobAsync(ProviderJobRequest request, CancellationToken cancellationToken);
+
+    Task<ProviderJob> GetJobAsync(string jobId, CancellationToken cancellationToken);
+
+    /// <summary>Jobs, newest first. <paramref name="metadata"/> asks the provider to filter (OpenAI's <c>metadata[k]=v</c>); callers still check it.</summary>
+    Task<ProviderPage<ProviderJob>> ListJobsAsync(string? after, int limit, KeyValuePair<string, string>? metadata, CancellationToken cancellationToken);
+
+    /// <summary>Events, newest first; <paramref name="after"/> pages toward older ones.</summary>
+    Task<ProviderPage<ProviderJobEvent>> ListEventsAsync(string jobId, string? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Checkpoints, newest first.</summary>
+    Task<ProviderPage<ProviderCheckpoint>> ListCheckpointsAsync(string jobId, string? after, int limit, CancellationToken cancellationToken);
+
+    Task<ProviderJob> CancelJobAsync(string jobId, CancellationToken cancellationToken);
+
+    /// <summary>Only where <see cref="ProviderCapabilities.PauseResume"/>.</summary>
+    Task<ProviderJob> PauseJobAsync(string jobId, CancellationToken cancellationToken);
+
+    /// <summary>Only where <see cref="ProviderCapabilities.PauseResume"/>.</summary>
+    Task<ProviderJob> ResumeJobAsync(string jobId, CancellationToken cancellationToken);
 }

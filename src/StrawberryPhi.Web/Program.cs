@@ -7,6 +7,7 @@ builder.AddStudioOptions();
 builder.AddPersistence();
 builder.AddProviders();
 builder.AddDatasets();
+builder.AddJobs();
 builder.AddStudioLocalEngine();
 builder.AddStudioApi();
 builder.AddStudioUi();

@@ -14,6 +14,12 @@ public readonly record struct StudioTopic(string Kind, Guid Id)
     /// <summary>Progress of long work on a dataset or an upload (kept apart from changes: bars move, nothing reloads).</summary>
     public static StudioTopic Progress(Guid id) => new("progress", id);
 
+    /// <summary>One job: its state, events, metric points, checkpoints.</summary>
+    public static StudioTopic Job(Guid id) => new("job", id);
+
+    /// <summary>Any job added or changed (the lists, the dashboard).</summary>
+    public static StudioTopic Jobs { get; } = new("jobs", Guid.Empty);
+
     public static StudioTopic Providers { get; } = new("providers", Guid.Empty);
 
     public static StudioTopic Settings { get; } = new("settings", Guid.Empty);

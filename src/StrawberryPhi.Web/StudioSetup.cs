@@ -79,6 +79,20 @@ public static partial class StudioSetup
         builder.Services.AddHostedService<DatasetUploadWorker>();
     }
 
+    public static void AddJobs(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<Jobs.JobTrackerOptions>()
+            .Bind(builder.Configuration.GetSection("Jobs"))
+            .ValidateDataAnnotations()
+            .Validate(o => o.MinDelay <= o.MaxDelay, "Jobs:MinDelay must not be longer than Jobs:MaxDelay.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<Jobs.JobSubmitter>();
+        builder.Services.AddSingleton<Jobs.JobTracker>();
+        builder.Services.AddSingleton<Jobs.JobService>();
+        builder.Services.AddHostedService<Jobs.JobSubmitterWorker>();
+        builder.Services.AddHostedService<Jobs.JobTrackerWorker>();
+    }
+
     public static void AddStudioLocalEngine(this WebApplicationBuilder builder)
     {
         // On loopback only (see PrepareStudioAsync), so the embedded engine needs no key of its own.

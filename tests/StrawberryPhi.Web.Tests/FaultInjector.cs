@@ -13,6 +13,9 @@ public abstract record Fault
     /// <summary>Let the server do the work, then lose its answer (a connection dropped on the way back).</summary>
     public sealed record DropResponse : Fault;
 
+    /// <summary>Let the server do the work, then answer with this instead of what it said (a 5xx after the work was done).</summary>
+    public sealed record ReplaceResponse(HttpStatusCode Status, string Body) : Fault;
+
     /// <summary>Hold the request until <paramref name="Until"/> completes, then pass it through.</summary>
     public sealed record Hold(Task Until) : Fault;
 }
@@ -51,6 +54,11 @@ internal sealed class FaultHandler(FaultInjector faults) : DelegatingHandler
             case Fault.Hold hold:
                 await hold.Until.WaitAsync(cancellationToken);
                 return await base.SendAsync(request, cancellationToken);
+            case Fault.ReplaceResponse replace:
+                using (await base.SendAsync(request, cancellationToken))
+                {
+                    return new HttpResponseMessage(replace.Status) { Content = new StringContent(replace.Body, Encoding.UTF8, "application/json"), RequestMessage = request };
+                }
             case Fault.DropResponse:
                 using (await base.SendAsync(request, cancellationToken))
                 {

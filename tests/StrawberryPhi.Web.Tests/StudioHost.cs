@@ -79,6 +79,12 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("Studio:MaxUploadBytes", MaxUploadBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
         // Retries as in production, with short waits: tests exercise the pipeline, not the clock.
         builder.UseSetting("Providers:RetryDelay", "00:00:00.05");
+        // Jobs polled often, so that tests see them move within a fraction of a second.
+        builder.UseSetting("Jobs:Tick", "00:00:00.05");
+        builder.UseSetting("Jobs:RunningInterval", "00:00:00.1");
+        builder.UseSetting("Jobs:QueuedInterval", "00:00:00.1");
+        builder.UseSetting("Jobs:MinDelay", "00:00:00.02");
+        builder.UseSetting("Jobs:SubmitRetryDelay", "00:00:00.05");
         builder.ConfigureLogging(logging => logging.AddProvider(new CollectingLoggerProvider(Logs)).SetMinimumLevel(LogLevel.Debug));
         builder.ConfigureServices(services => services.AddHttpClient(StudioSetup.ProviderHttpClient).AddHttpMessageHandler(() => new FaultHandler(Faults)));
     }

@@ -25,8 +25,8 @@ internal static class FineTuningApi
             engine.Store.DeleteFile(id) ? Results.Json(new { id, @object = "file", deleted = true }, Json) : FileNotFound(id));
 
         group.MapPost("/fine_tuning/jobs", CreateJob);
-        group.MapGet("/fine_tuning/jobs", (LocalEngine engine, string? after, string? limit) =>
-            Page(engine.Store.ListJobs(), j => j.Id, after, limit, j => JobJson(j)));
+        group.MapGet("/fine_tuning/jobs", (HttpContext http, LocalEngine engine, string? after, string? limit) =>
+            Page(WithMetadata(engine.Store.ListJobs(), http.Request.Query), j => j.Id, after, limit, j => JobJson(j)));
         group.MapGet("/fine_tuning/jobs/{id}", (string id, LocalEngine engine) =>
             engine.Store.GetJob(id) is { } job ? Results.Json(JobJson(job), Json) : JobNotFound(id));
         group.MapPost("/fine_tuning/jobs/{id}/cancel", CancelJob);
@@ -120,6 +120,16 @@ internal static class FineTuningApi
             engine.Runner.JobChanged -= OnChange;
         }
         return Results.Json(JobJson(engine.Store.GetJob(id)!), Json);
+    }
+
+    /// <summary>OpenAI's metadata filter: <c>metadata[k]=v</c> keeps the jobs whose metadata has k = v (every pair given).</summary>
+    private static IReadOnlyList<FineTuningJob> WithMetadata(IReadOnlyList<FineTuningJob> jobs, IQueryCollection query)
+    {
+        var wanted = query.Where(q => q.Key.StartsWith("metadata[", StringComparison.Ordinal) && q.Key.EndsWith(']'))
+            .Select(q => (Key: q.Key["metadata[".Length..^1], Value: q.Value.ToString())).ToList();
+        return wanted.Count == 0
+            ? jobs
+            : jobs.Where(j => wanted.All(w => j.Metadata?.TryGetValue(w.Key, out var v) == true && v == w.Value)).ToList();
     }
 
     /// <summary>A string field, null when absent; any other JSON type is a 400 naming the field.</summary>

@@ -14,7 +14,7 @@ public static class StudioApi
         builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Strawberry Phi studio API";
-            document.Info.Description = "Providers (never with their keys), datasets, validation reports, previews and derived datasets.";
+            document.Info.Description = "Providers (never with their keys), datasets, validation reports, previews and derived datasets, and fine-tuning jobs with every event, metric point and checkpoint.";
             return Task.CompletedTask;
         }));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
@@ -29,6 +29,7 @@ public static class StudioApi
         var api = app.MapGroup("/api");
         api.MapProvidersApi();
         api.MapDatasetsApi();
+        api.MapJobsApi();
         api.MapSettingsApi();
     }
 }

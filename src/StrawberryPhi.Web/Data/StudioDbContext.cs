@@ -13,6 +13,16 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
 
     public DbSet<StudioSettings> Settings => Set<StudioSettings>();
 
+    public DbSet<FineTuneJob> Jobs => Set<FineTuneJob>();
+
+    public DbSet<JobEventRecord> JobEvents => Set<JobEventRecord>();
+
+    public DbSet<JobMetricPoint> JobMetrics => Set<JobMetricPoint>();
+
+    public DbSet<JobCheckpointRecord> JobCheckpoints => Set<JobCheckpointRecord>();
+
+    public DbSet<JobResultFile> JobResultFiles => Set<JobResultFile>();
+
     /// <summary>
     /// Every time the studio stores is UTC; SQLite keeps no kind, so values read back are marked UTC again (otherwise
     /// the API would send them without a zone and clients would read them as local time).
@@ -47,6 +57,44 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
             e.HasOne<Dataset>().WithMany().HasForeignKey(u => u.DatasetId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne<ProviderConnection>().WithMany().HasForeignKey(u => u.ProviderId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(u => new { u.DatasetId, u.ProviderId });
+        });
+        modelBuilder.Entity<FineTuneJob>(e =>
+        {
+            e.Property(j => j.Status).HasMaxLength(40);
+            e.Property(j => j.Model).HasMaxLength(300);
+            e.Property(j => j.MethodType).HasMaxLength(40);
+            e.Property(j => j.Origin).HasMaxLength(20);
+            e.Property(j => j.EstimatedCost).HasConversion<double?>();
+            e.Property(j => j.PricePer1M).HasConversion<double?>();
+            e.HasOne<ProviderConnection>().WithMany().HasForeignKey(j => j.ProviderId).OnDelete(DeleteBehavior.Restrict);
+            e.HasOne<Dataset>().WithMany().HasForeignKey(j => j.TrainingDatasetId).OnDelete(DeleteBehavior.SetNull);
+            e.HasOne<Dataset>().WithMany().HasForeignKey(j => j.ValidationDatasetId).OnDelete(DeleteBehavior.SetNull);
+            // A provider's job is stored once per connection; a form's or a script's key never makes two jobs.
+            e.HasIndex(j => new { j.ProviderId, j.RemoteId }).IsUnique();
+            e.HasIndex(j => j.ClientRequestId).IsUnique();
+            e.HasIndex(j => j.CreatedAt);
+            e.HasIndex(j => new { j.Status, j.NextPollAt });
+        });
+        modelBuilder.Entity<JobEventRecord>(e =>
+        {
+            e.HasOne<FineTuneJob>().WithMany().HasForeignKey(x => x.JobId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.JobId, x.RemoteId }).IsUnique();
+            e.HasIndex(x => new { x.JobId, x.CreatedAt });
+        });
+        modelBuilder.Entity<JobMetricPoint>(e =>
+        {
+            e.HasOne<FineTuneJob>().WithMany().HasForeignKey(x => x.JobId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.JobId, x.Step }).IsUnique();
+        });
+        modelBuilder.Entity<JobCheckpointRecord>(e =>
+        {
+            e.HasOne<FineTuneJob>().WithMany().HasForeignKey(x => x.JobId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.JobId, x.RemoteId }).IsUnique();
+        });
+        modelBuilder.Entity<JobResultFile>(e =>
+        {
+            e.HasOne<FineTuneJob>().WithMany().HasForeignKey(x => x.JobId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.JobId, x.RemoteId }).IsUnique();
         });
         modelBuilder.Entity<StudioSettings>(e =>
         {

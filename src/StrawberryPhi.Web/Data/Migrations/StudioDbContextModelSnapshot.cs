@@ -160,6 +160,317 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.ToTable("DatasetUploads");
                 });
 
+            modelBuilder.Entity("StrawberryPhi.Web.Data.FineTuneJob", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ClientRequestId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ErrorCode")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ErrorMessage")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ErrorParam")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("EstimatedBilledTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("EstimatedCost")
+                        .HasColumnType("REAL");
+
+                    b.Property<DateTime?>("EstimatedFinish")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FineTunedModel")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("HyperparametersJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LastPollError")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("LastPolledAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("MetadataJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("MethodJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("MethodType")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("NextPollAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Origin")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("PollFailures")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("PricePer1M")
+                        .HasColumnType("REAL");
+
+                    b.Property<Guid>("ProviderId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RemoteId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RemoteJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ResultFilesJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("ResultsFetched")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("Seed")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("StartedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("Step")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("SubmitAttempts")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("SubmittedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Suffix")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("TotalSteps")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("TrainedTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid?>("TrainingDatasetId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TrainingFileId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("ValidationDatasetId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ValidationFileId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ClientRequestId")
+                        .IsUnique();
+
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("TrainingDatasetId");
+
+                    b.HasIndex("ValidationDatasetId");
+
+                    b.HasIndex("ProviderId", "RemoteId")
+                        .IsUnique();
+
+                    b.HasIndex("Status", "NextPollAt");
+
+                    b.ToTable("Jobs");
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.JobCheckpointRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("MetricsJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RemoteId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Step")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("JobId", "RemoteId")
+                        .IsUnique();
+
+                    b.ToTable("JobCheckpoints");
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.JobEventRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("DataJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Level")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Message")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RemoteId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("JobId", "CreatedAt");
+
+                    b.HasIndex("JobId", "RemoteId")
+                        .IsUnique();
+
+                    b.ToTable("JobEvents");
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.JobMetricPoint", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("FullValidLoss")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("FullValidMeanTokenAccuracy")
+                        .HasColumnType("REAL");
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RemoteId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Step")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("Time")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("TotalSteps")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("TrainLoss")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("TrainMeanTokenAccuracy")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("ValidLoss")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("ValidMeanTokenAccuracy")
+                        .HasColumnType("REAL");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("JobId", "Step")
+                        .IsUnique();
+
+                    b.ToTable("JobMetrics");
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.JobResultFile", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Bytes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<byte[]>("Content")
+                        .HasColumnType("BLOB");
+
+                    b.Property<DateTime>("FetchedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FileName")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Note")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RemoteId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("JobId", "RemoteId")
+                        .IsUnique();
+
+                    b.ToTable("JobResultFiles");
+                });
+
             modelBuilder.Entity("StrawberryPhi.Web.Data.ProviderConnection", b =>
                 {
                     b.Property<Guid>("Id")
@@ -282,6 +593,61 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.HasOne("StrawberryPhi.Web.Data.ProviderConnection", null)
                         .WithMany()
                         .HasForeignKey("ProviderId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.FineTuneJob", b =>
+                {
+                    b.HasOne("StrawberryPhi.Web.Data.ProviderConnection", null)
+                        .WithMany()
+                        .HasForeignKey("ProviderId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+
+                    b.HasOne("StrawberryPhi.Web.Data.Dataset", null)
+                        .WithMany()
+                        .HasForeignKey("TrainingDatasetId")
+                        .OnDelete(DeleteBehavior.SetNull);
+
+                    b.HasOne("StrawberryPhi.Web.Data.Dataset", null)
+                        .WithMany()
+                        .HasForeignKey("ValidationDatasetId")
+                        .OnDelete(DeleteBehavior.SetNull);
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.JobCheckpointRecord", b =>
+                {
+                    b.HasOne("StrawberryPhi.Web.Data.FineTuneJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.JobEventRecord", b =>
+                {
+                    b.HasOne("StrawberryPhi.Web.Data.FineTuneJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.JobMetricPoint", b =>
+                {
+                    b.HasOne("StrawberryPhi.Web.Data.FineTuneJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.JobResultFile", b =>
+                {
+                    b.HasOne("StrawberryPhi.Web.Data.FineTuneJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
