@@ -152,6 +152,9 @@ public sealed class FineTuneJob
         (Status, ErrorCode, ErrorMessage, ErrorParam, FinishedAt) = (JobStatuses.Failed, code, message, param, at);
     }
 
+    /// <summary>Training was seen (a step's metrics) at <paramref name="at"/>: a job can run and end between two polls.</summary>
+    public void NoteTrainingSeen(DateTime at) => StartedAt ??= at;
+
     /// <summary>
     /// What the provider now says about the job. A finished job keeps its end (a provider that later forgets it, or
     /// answers with an older state, cannot revive it); returns whether the status changed.

@@ -57,8 +57,37 @@ public sealed partial class JobService
         return new JobPage(total, await ViewsAsync(context, page, cancellationToken));
     }
 
-    /// <summary>Events, newest first; <paramref name="level"/> filters (info, warn, error).</summary>
-    public async Task<JobEventPage> EventsAsync(Guid id, string? level, int skip, int take, CancellationToken cancellationToken)
+    /// <summary>The dashboard's view of jobs: what runs (with time left), the latest fine-tuned models, and the spend.</summary>
+    public async Task<JobsOverview> OverviewAsync(CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var active = await context.Jobs.AsNoTracking()
+            .Where(j => j.Status != JobStatuses.Succeeded && j.Status != JobStatuses.Failed && j.Status != JobStatuses.Cancelled)
+            .OrderByDescending(j => j.CreatedAt).Take(20).ToListAsync(cancellationToken);
+        var recent = await context.Jobs.AsNoTracking().Where(j => j.FineTunedModel != null)
+            .OrderByDescending(j => j.FinishedAt).Take(5).ToListAsync(cancellationToken);
+        var billed = await context.Jobs.AsNoTracking().Where(j => j.TrainedTokens != null && j.PricePer1M != null)
+            .Select(j => new { j.TrainedTokens, j.PricePer1M }).ToListAsync(cancellationToken);
+        var total = await context.Jobs.CountAsync(cancellationToken);
+        var remaining = new List<(JobView, TimeSpan?)>();
+        foreach (var view in await ViewsAsync(context, active, cancellationToken))
+        {
+            TimeSpan? left = null;
+            if (view.TotalSteps is { } steps)
+            {
+                var points = await context.JobMetrics.AsNoTracking().Where(m => m.JobId == view.Id).OrderByDescending(m => m.Step).Take(50)
+                    .Select(m => new Core.Metrics.CurvePoint(m.Step, m.TrainLoss, m.ValidLoss, m.Time)).ToListAsync(cancellationToken);
+                left = Core.Metrics.TrainingCurves.Remaining(points, steps);
+            }
+            remaining.Add((view, left));
+        }
+        return new JobsOverview(remaining, await ViewsAsync(context, recent, cancellationToken),
+            billed.Sum(b => Math.Round(b.TrainedTokens!.Value * b.PricePer1M!.Value / 1_000_000m, 2)),
+            active.Sum(j => j.EstimatedCost ?? 0), total);
+    }
+
+    /// <summary>Events, newest first; <paramref name="level"/> filters (info, warn, error); <paramref name="withMetrics"/> false leaves out the per-step metrics events.</summary>
+    public async Task<JobEventPage> EventsAsync(Guid id, string? level, int skip, int take, CancellationToken cancellationToken, bool withMetrics = true)
     {
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         await EnsureExistsAsync(context, id, cancellationToken);
@@ -66,6 +95,10 @@ public sealed partial class JobService
         if (level is { Length: > 0 })
         {
             rows = rows.Where(e => e.Level == level);
+        }
+        if (!withMetrics)
+        {
+            rows = rows.Where(e => e.Type != "metrics");
         }
         var total = await rows.CountAsync(cancellationToken);
         var page = await rows.OrderByDescending(e => e.CreatedAt).ThenByDescending(e => e.Id).Skip(Math.Max(0, skip)).Take(Math.Clamp(take, 1, 1000)).ToListAsync(cancellationToken);
@@ -276,3 +309,9 @@ public static class JobErrors
         _ => "The provider ended the job with this error. Its message says what happened; the events show what preceded it.",
     };
 }
+
+/// <param name="Active">Jobs not finished, with their time left where the step rate tells it.</param>
+/// <param name="Spent">What finished jobs were billed (trained tokens × the price when created).</param>
+/// <param name="Committed">What the active jobs are estimated to cost.</param>
+public sealed record JobsOverview(
+    IReadOnlyList<(JobView Job, TimeSpan? Remaining)> Active, IReadOnlyList<JobView> RecentModels, decimal Spent, decimal Committed, int Total);

@@ -219,6 +219,7 @@ public sealed class JobTracker(
             {
                 point.JobId = jobId;
                 context.JobMetrics.Add(point);
+                row.NoteTrainingSeen(point.Time);
                 (row.Step, row.TotalSteps) = (point.Step, point.TotalSteps ?? row.TotalSteps);
             }
         }

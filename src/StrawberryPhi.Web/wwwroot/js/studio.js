@@ -1,5 +1,21 @@
 // Strawberry Phi studio: the little the browser must do itself.
 window.studio = {
+  // Copies text to the clipboard; false when the browser refuses (no permission, not a secure context).
+  async copy(text) {
+    try { await navigator.clipboard.writeText(text); return true; } catch { return false; }
+  },
+  // Browser notifications: asks once when the user turns them on; shows one when allowed.
+  async notifyPermission() {
+    if (!('Notification' in window)) return 'unsupported';
+    if (Notification.permission === 'default') return await Notification.requestPermission();
+    return Notification.permission;
+  },
+  notify(title, body, url) {
+    if (!('Notification' in window) || Notification.permission !== 'granted') return false;
+    const n = new Notification(title, { body, tag: url });
+    n.onclick = () => { window.focus(); if (url) window.location.assign(url); };
+    return true;
+  },
   // Drag-and-drop and file picking, streamed with XMLHttpRequest so the upload reports progress and never passes
   // through the Blazor circuit. Files over the limit are refused before any byte is sent.
   attachUpload(zone, input, url, maxBytes, dotnet) {
