@@ -232,34 +232,119 @@ public sealed class JobRunnerTests : IDisposable
     }
 
     [Fact]
-    public async Task Start_JobLeftRunning_FailsWithClearError()
+    public async Task Pause_RunningJob_ResumesExactlyWhereItStopped()
+    {
+        var file = Upload(ArithmeticLines(40));
+        var request = new CreateJobRequest("strawberry-tiny", file, Seed: 5, NEpochs: 2, BatchSize: 4);
+        var straight = _runner.Create(request);
+        var whole = await Finished(straight.Id).Task.WaitAsync(Timeout);
+        Assert.Equal(JobStatus.Succeeded, whole.Status);
+
+        var paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        string? pausedId = null;
+        _runner.JobChanged += job =>
+        {
+            if (job.Id == pausedId && job.Status == JobStatus.Paused)
+            {
+                paused.TrySetResult();
+            }
+        };
+        void AtStep(string jobId, JobEvent e)
+        {
+            if (jobId == pausedId && e.Data?.GetValueOrDefault("step") == 7)
+            {
+                _runner.Pause(jobId); // on the training thread, between steps 7 and 8
+            }
+        }
+        _store.EventAdded += AtStep;
+        var interrupted = _runner.Create(request);
+        pausedId = interrupted.Id;
+        await paused.Task.WaitAsync(Timeout);
+        _store.EventAdded -= AtStep;
+        Assert.Equal(7, _store.GetResumeState(interrupted.Id)!.Value.Step);
+        Assert.Contains(_store.ListEvents(interrupted.Id), e => e.Message == "Fine-tuning job paused after step 7.");
+
+        _runner.Resume(interrupted.Id);
+        var resumed = await Finished(interrupted.Id).Task.WaitAsync(Timeout);
+
+        Assert.Equal(JobStatus.Succeeded, resumed.Status);
+        var expected = StepLosses(straight.Id);
+        var actual = StepLosses(interrupted.Id);
+        Assert.Equal(expected.Keys, actual.Keys); // every step once: none repeated, none skipped
+        foreach (var (step, loss) in expected)
+        {
+            Assert.True(Math.Abs(loss - actual[step]) < 1e-4, $"step {step}: {loss} straight, {actual[step]} after the pause");
+        }
+        Assert.Null(_store.GetResumeState(interrupted.Id)); // a finished job keeps no state
+        var result = Assert.Single(resumed.ResultFiles);
+        var csv = File.ReadAllLines(_store.FileContentPath(result));
+        Assert.Equal("step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy", csv[0]);
+        Assert.Equal(expected.Count + 1, csv.Length);
+    }
+
+    [Fact]
+    public async Task Pause_QueuedJob_WaitsUntilResumed()
+    {
+        var blocker = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(ArithmeticLines(200)), NEpochs: 50, BatchSize: 4));
+        var waiting = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(ArithmeticLines(10)), NEpochs: 1, BatchSize: 10));
+
+        Assert.Equal(JobStatus.Paused, _runner.Pause(waiting.Id)!.Status);
+        _runner.Cancel(blocker.Id);
+        await Finished(blocker.Id).Task.WaitAsync(Timeout);
+
+        Assert.Equal(JobStatus.Paused, _store.GetJob(waiting.Id)!.Status); // the runner passed it by
+        _runner.Resume(waiting.Id);
+        Assert.Equal(JobStatus.Succeeded, (await Finished(waiting.Id).Task.WaitAsync(Timeout)).Status);
+        Assert.Throws<EngineRequestException>(() => _runner.Pause(waiting.Id));
+    }
+
+    [Fact]
+    public async Task Start_JobLeftRunning_ResumesFromItsSavedStateAndSucceeds()
     {
         var directory = Directory.CreateTempSubdirectory("phi-engine-").FullName;
         try
         {
             var store = new EngineStore(directory);
-            var job = new FineTuningJob
+            string jobId;
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (var first = new JobRunner(store, TimeProvider.System, 2))
             {
-                Id = store.NewId("ftjob-"), Model = "strawberry-tiny", TrainingFile = "file-x", Seed = 1,
-                Hyperparameters = new Hyperparameters(1, 1, 1), CreatedAt = 1,
-            };
-            job.MarkQueued();
-            job.MarkRunning();
-            store.SaveJob(job);
+                first.Start();
+                using var content = new MemoryStream(Encoding.UTF8.GetBytes(string.Join("\n", ArithmeticLines(40)) + "\n"));
+                var file = store.AddFile(content, "train.jsonl", "fine-tune", 1).Id;
+                store.EventAdded += (_, e) =>
+                {
+                    if (e.Data?.GetValueOrDefault("step") == 5)
+                    {
+                        reached.TrySetResult();
+                    }
+                };
+                jobId = first.Create(new CreateJobRequest("strawberry-tiny", file, Seed: 3, NEpochs: 2, BatchSize: 4)).Id;
+                await reached.Task.WaitAsync(Timeout);
+            } // the engine stops mid-job
 
-            using var runner = new JobRunner(store, TimeProvider.System, 1);
-            var failed = new TaskCompletionSource<FineTuningJob>(TaskCreationOptions.RunContinuationsAsynchronously);
-            runner.JobChanged += j => failed.TrySetResult(j);
-            runner.Start();
-            var after = await failed.Task.WaitAsync(Timeout);
-            Assert.Equal((JobStatus.Failed, "engine_restarted"), (after.Status, after.Error!.Code));
-            Assert.Equal(JobStatus.Failed, store.GetJob(job.Id)!.Status);
+            Assert.Equal(JobStatus.Running, store.GetJob(jobId)!.Status);
+            var saved = store.GetResumeState(jobId)!.Value.Step;
+            Assert.True(saved >= 5, $"saved at step {saved}");
+            var done = new TaskCompletionSource<FineTuningJob>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var second = new JobRunner(store, TimeProvider.System, 2);
+            second.JobChanged += j => { if (JobStatus.IsFinal(j.Status)) { done.TrySetResult(j); } };
+            second.Start();
+
+            var after = await done.Task.WaitAsync(Timeout);
+            Assert.Equal(JobStatus.Succeeded, after.Status);
+            Assert.Contains(store.ListEvents(jobId), e => e.Message == $"The engine stopped while this job ran; it resumes from step {saved}.");
+            var steps = store.ListEvents(jobId).Where(e => e.Type == "metrics").Select(e => (int)e.Data!["step"]).Order().ToList();
+            Assert.Equal(Enumerable.Range(1, 20), steps); // each step once, across both runs
         }
         finally
         {
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    private Dictionary<int, double> StepLosses(string jobId) =>
+        _store.ListEvents(jobId).Where(e => e.Type == "metrics").ToDictionary(e => (int)e.Data!["step"], e => e.Data!["train_loss"]);
 
     [Fact]
     public async Task Job_FileGoneBeforeTraining_FailsAndTheRunnerGoesOn()

@@ -193,6 +193,8 @@ public static class EngineApi
             bytes = TokenBytes(l.Token),
             top_logprobs = l.Top.Select(t => new { token = TokenText(t.Token), logprob = t.Logprob, bytes = TokenBytes(t.Token) }),
         }),
+        // A model that refuses says so in its own tokens; the engine's never do, and the document requires the field.
+        refusal = (object?)null,
     };
 
     private static string TokenText(int token) => token switch

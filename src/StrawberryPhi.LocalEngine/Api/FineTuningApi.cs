@@ -16,7 +16,11 @@ internal static class FineTuningApi
     public static void Map(RouteGroupBuilder group)
     {
         group.MapPost("/files", Upload);
-        group.MapGet("/files", (LocalEngine engine) => Results.Json(new { @object = "list", data = engine.Store.ListFiles().Select(FileJson), has_more = false }, Json));
+        group.MapGet("/files", (LocalEngine engine) =>
+        {
+            var files = engine.Store.ListFiles();
+            return Results.Json(new { @object = "list", data = files.Select(FileJson), first_id = files.Count > 0 ? files[0].Id : null, last_id = files.Count > 0 ? files[^1].Id : null, has_more = false }, Json);
+        });
         group.MapGet("/files/{id}", (string id, LocalEngine engine) =>
             engine.Store.GetFile(id) is { } file ? Results.Json(FileJson(file), Json) : FileNotFound(id));
         group.MapGet("/files/{id}/content", (string id, LocalEngine engine) =>
@@ -30,8 +34,12 @@ internal static class FineTuningApi
         group.MapGet("/fine_tuning/jobs/{id}", (string id, LocalEngine engine) =>
             engine.Store.GetJob(id) is { } job ? Results.Json(JobJson(job), Json) : JobNotFound(id));
         group.MapPost("/fine_tuning/jobs/{id}/cancel", CancelJob);
+        group.MapPost("/fine_tuning/jobs/{id}/pause", (string id, LocalEngine engine, CancellationToken cancellationToken) =>
+            WhenSettledAsync(id, engine, () => engine.Runner.Pause(id), j => j.Status is JobStatus.Paused || JobStatus.IsFinal(j.Status), cancellationToken));
+        group.MapPost("/fine_tuning/jobs/{id}/resume", (string id, LocalEngine engine) =>
+            engine.Runner.Resume(id) is { } job ? Results.Json(JobJson(job), Json) : JobNotFound(id));
         group.MapGet("/fine_tuning/jobs/{id}/events", (string id, LocalEngine engine, string? after, string? limit) =>
-            engine.Store.GetJob(id) is null ? JobNotFound(id) : Page(engine.Store.ListEvents(id), e => e.Id, after, limit, e => e));
+            engine.Store.GetJob(id) is null ? JobNotFound(id) : Page(engine.Store.ListEvents(id), e => e.Id, after, limit, EventJson));
         group.MapGet("/fine_tuning/jobs/{id}/checkpoints", (string id, LocalEngine engine, string? after, string? limit) =>
             engine.Store.GetJob(id) is null ? JobNotFound(id) : Page(engine.Store.ListCheckpoints(id), c => c.Id, after, limit, c => c));
     }
@@ -87,32 +95,39 @@ internal static class FineTuningApi
         return Results.Json(JobJson(job), Json);
     }
 
-    private static async Task<IResult> CancelJob(string id, LocalEngine engine, CancellationToken cancellationToken)
+    private static Task<IResult> CancelJob(string id, LocalEngine engine, CancellationToken cancellationToken)
     {
-        var job = engine.Store.GetJob(id);
-        if (job is null)
+        if (engine.Store.GetJob(id) is { } job && JobStatus.IsFinal(job.Status))
+        {
+            return Task.FromResult(OpenAiError.BadRequest($"Job {id} has already {job.Status}; it cannot be cancelled.", null, "invalid_job_state"));
+        }
+        return WhenSettledAsync(id, engine, () => engine.Runner.Cancel(id), j => JobStatus.IsFinal(j.Status), cancellationToken);
+    }
+
+    /// <summary>
+    /// Asks the runner for a change that a running job makes at its next step (cancel, pause) and waits for it,
+    /// briefly, so the answer shows the new state when it comes quickly.
+    /// </summary>
+    private static async Task<IResult> WhenSettledAsync(string id, LocalEngine engine, Func<FineTuningJob?> ask, Func<FineTuningJob, bool> settled, CancellationToken cancellationToken)
+    {
+        if (engine.Store.GetJob(id) is null)
         {
             return JobNotFound(id);
         }
-        if (JobStatus.IsFinal(job.Status))
-        {
-            return OpenAiError.BadRequest($"Job {id} has already {job.Status}; it cannot be cancelled.", null, "invalid_job_state");
-        }
-        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnChange(FineTuningJob changed)
         {
-            if (changed.Id == id && JobStatus.IsFinal(changed.Status))
+            if (changed.Id == id && settled(changed))
             {
-                finished.TrySetResult();
+                done.TrySetResult();
             }
         }
         engine.Runner.JobChanged += OnChange;
         try
         {
-            if (!JobStatus.IsFinal(engine.Runner.Cancel(id)?.Status ?? JobStatus.Cancelled))
+            if (ask() is { } now && !settled(now))
             {
-                // A running job stops at its next step: wait for it, briefly, so the answer shows the final state.
-                await finished.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                await done.Task.WaitAsync(TimeSpan.FromSeconds(5), engine.Time, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
         finally
@@ -164,7 +179,14 @@ internal static class FineTuningApi
     internal static object FileJson(EngineFile file) => new
     {
         id = file.Id, @object = "file", bytes = file.Bytes, created_at = file.CreatedAt, filename = file.Filename,
-        purpose = file.Purpose, status = "processed", status_details = (string?)null,
+        purpose = file.Purpose, status = "processed",
+    };
+
+    /// <summary>An event as OpenAI's document has it: <c>data</c> is always an object (empty for a message).</summary>
+    internal static object EventJson(JobEvent e) => new
+    {
+        @object = e.Object, id = e.Id, created_at = e.CreatedAt, level = e.Level, message = e.Message, type = e.Type,
+        data = e.Data ?? new Dictionary<string, double>(),
     };
 
     internal static object JobJson(FineTuningJob job)
@@ -181,7 +203,7 @@ internal static class FineTuningApi
             id = job.Id, @object = "fine_tuning.job", created_at = job.CreatedAt,
             error = job.Error is { } e ? new { code = e.Code, message = e.Message, param = e.Param } : null,
             fine_tuned_model = job.FineTunedModel, finished_at = job.FinishedAt, hyperparameters, model = job.Model,
-            organization_id = "org-local", result_files = Array.Empty<string>(), seed = job.Seed, status = job.Status,
+            organization_id = "org-local", result_files = job.ResultFiles, seed = job.Seed, status = job.Status,
             trained_tokens = job.TrainedTokens is { } t ? (int?)Math.Min(int.MaxValue, t) : null,
             training_file = job.TrainingFile, validation_file = job.ValidationFile, integrations = Array.Empty<object>(),
             estimated_finish = (long?)null, user_provided_suffix = job.Suffix,

@@ -96,6 +96,9 @@ public sealed class EngineStore
         JobSaved?.Invoke(job);
     }
 
+    /// <summary>Raised after an event is written (on the writer's thread): lets tests act at a given step.</summary>
+    internal event Action<string, JobEvent>? EventAdded;
+
     /// <summary>Raised after a job's record is written: lets tests hold a writer at that point to force an interleaving.</summary>
     internal event Action<FineTuningJob>? JobSaved;
 
@@ -113,6 +116,7 @@ public sealed class EngineStore
         {
             File.AppendAllText(Path.Combine(_jobs, jobId + ".events.jsonl"), line);
         }
+        EventAdded?.Invoke(jobId, item);
         return item;
     }
 
@@ -144,6 +148,62 @@ public sealed class EngineStore
     {
         var list = ValidId(jobId) ? ReadJson<List<JobCheckpoint>>(Path.Combine(_jobs, jobId + ".checkpoints.json")) : null;
         return list is null ? [] : Enumerable.Reverse(list).ToList();
+    }
+
+    // Resume state: where a paused or interrupted job continues from (its weights, its optimizer, its steps).
+
+    /// <summary>
+    /// Saves a job's resume state: files written into a new directory (the step count last), which then replaces the
+    /// old one, so a stop at any moment leaves one whole state (the new one, or the one before).
+    /// </summary>
+    public void SaveResumeState(string jobId, int step, Action<string> writeOptimizer, Action<string> writeModel)
+    {
+        var final = Path.Combine(_jobs, jobId + ".resume");
+        var fresh = final + ".new";
+        if (Directory.Exists(fresh))
+        {
+            Directory.Delete(fresh, recursive: true);
+        }
+        Directory.CreateDirectory(fresh);
+        writeOptimizer(Path.Combine(fresh, "optimizer.bin"));
+        writeModel(Path.Combine(fresh, "model.safetensors"));
+        File.WriteAllText(Path.Combine(fresh, "step.txt"), step.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (Directory.Exists(final))
+        {
+            Directory.Delete(final, recursive: true);
+        }
+        Directory.Move(fresh, final);
+    }
+
+    /// <summary>The saved state of a job, or null: the steps done, and the paths of its optimizer state and weights.</summary>
+    public (int Step, string Optimizer, string Model)? GetResumeState(string jobId)
+    {
+        if (!ValidId(jobId))
+        {
+            return null;
+        }
+        var final = Path.Combine(_jobs, jobId + ".resume");
+        // A stop between removing the old state and moving the new one in leaves the new one, whole, under ".new".
+        foreach (var directory in new[] { final, final + ".new" })
+        {
+            var stepFile = Path.Combine(directory, "step.txt");
+            if (File.Exists(stepFile) && int.TryParse(File.ReadAllText(stepFile), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var step))
+            {
+                return (step, Path.Combine(directory, "optimizer.bin"), Path.Combine(directory, "model.safetensors"));
+            }
+        }
+        return null;
+    }
+
+    public void DeleteResumeState(string jobId)
+    {
+        foreach (var directory in new[] { Path.Combine(_jobs, jobId + ".resume"), Path.Combine(_jobs, jobId + ".resume.new") })
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
     }
 
     // Models

@@ -11,11 +11,15 @@ public static class JobStatus
     public const string Failed = "failed";
     public const string Cancelled = "cancelled";
 
+    /// <summary>Not in OpenAI's document's enum, but what its pause endpoint leads to (shared/FACTS.md §2).</summary>
+    public const string Paused = "paused";
+
     public static bool IsFinal(string status) => status is Succeeded or Failed or Cancelled;
 }
 
 /// <summary>
-/// A fine-tuning job with guarded transitions: validating_files → queued → running → succeeded | failed | cancelled.
+/// A fine-tuning job with guarded transitions: validating_files → queued → running → succeeded | failed | cancelled,
+/// with paused beside them (back to queued on resume).
 /// An illegal move throws, so a bug can never, for example, revive a cancelled job.
 /// </summary>
 public sealed class FineTuningJob
@@ -44,6 +48,10 @@ public sealed class FineTuningJob
     [JsonInclude]
     public JobError? Error { get; private set; }
 
+    /// <summary>The result files' ids (a CSV of the step metrics), once succeeded.</summary>
+    [JsonInclude]
+    public IReadOnlyList<string> ResultFiles { get; private set; } = [];
+
     /// <summary>"auto" resolved for the training file; only before training starts.</summary>
     public FineTuningJob ResolveHyperparameters(Hyperparameters resolved)
     {
@@ -58,6 +66,21 @@ public sealed class FineTuningJob
         };
     }
 
+    /// <summary>Paused by the user: a running job stops after its step with its state saved; a waiting one stays waiting.</summary>
+    public void MarkPaused() => Move(JobStatus.Paused, JobStatus.ValidatingFiles, JobStatus.Queued, JobStatus.Running);
+
+    /// <summary>Back in the queue: resumed by the user, or a job the engine was running when it stopped.</summary>
+    public void MarkRequeued() => Move(JobStatus.Queued, JobStatus.Paused, JobStatus.Running);
+
+    public void AddResultFile(string fileId)
+    {
+        if (Status != JobStatus.Succeeded)
+        {
+            throw new InvalidOperationException($"Job {Id} has result files only once it has succeeded.");
+        }
+        ResultFiles = [.. ResultFiles, fileId];
+    }
+
     public void MarkQueued() => Move(JobStatus.Queued, JobStatus.ValidatingFiles);
 
     public void MarkRunning() => Move(JobStatus.Running, JobStatus.Queued);
@@ -70,13 +93,13 @@ public sealed class FineTuningJob
 
     public void MarkFailed(JobError error, long now)
     {
-        Move(JobStatus.Failed, JobStatus.ValidatingFiles, JobStatus.Queued, JobStatus.Running);
+        Move(JobStatus.Failed, JobStatus.ValidatingFiles, JobStatus.Queued, JobStatus.Running, JobStatus.Paused);
         (Error, FinishedAt) = (error, now);
     }
 
     public void MarkCancelled(long now)
     {
-        Move(JobStatus.Cancelled, JobStatus.ValidatingFiles, JobStatus.Queued, JobStatus.Running);
+        Move(JobStatus.Cancelled, JobStatus.ValidatingFiles, JobStatus.Queued, JobStatus.Running, JobStatus.Paused);
         FinishedAt = now;
     }
 

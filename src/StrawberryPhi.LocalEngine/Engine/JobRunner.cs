@@ -34,6 +34,7 @@ public sealed class JobRunner : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();
     private readonly Dictionary<string, CancellationTokenSource> _running = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _pausing = new(StringComparer.Ordinal);
     private Task[] _loops = [];
 
     public JobRunner(EngineStore store, TimeProvider time, int threads, int maxConcurrentJobs = 1)
@@ -54,9 +55,12 @@ public sealed class JobRunner : IDisposable
     {
         foreach (var job in _store.ListJobs().Where(j => j.Status == JobStatus.Running))
         {
-            job.MarkFailed(new JobError("engine_restarted",
-                "The engine stopped while this job was running; resuming is not supported yet. Start a new job (its checkpoints are kept).", null), Now);
-            Save(job, "error", job.Error!.Message);
+            // Stopped while it trained: it goes back to the queue and continues from its last saved state.
+            job.MarkRequeued();
+            var from = _store.GetResumeState(job.Id)?.Step ?? 0;
+            Save(job, "info", from > 0
+                ? $"The engine stopped while this job ran; it resumes from step {from}."
+                : "The engine stopped while this job ran; it starts again from the beginning (no step was saved yet).");
         }
         _loops = [.. Enumerable.Range(0, _maxConcurrentJobs).Select(_ => Task.Factory.StartNew(Loop, TaskCreationOptions.LongRunning))];
         _signal.Release();
@@ -137,6 +141,57 @@ public sealed class JobRunner : IDisposable
         }
     }
 
+    /// <summary>
+    /// Pauses a job: a running one stops between steps with its weights and optimizer state saved, so that resuming
+    /// continues exactly; a waiting one is held. Null when there is no such job.
+    /// </summary>
+    public FineTuningJob? Pause(string id)
+    {
+        lock (_gate)
+        {
+            var job = _store.GetJob(id);
+            if (job is null || job.Status == JobStatus.Paused)
+            {
+                return job;
+            }
+            if (JobStatus.IsFinal(job.Status))
+            {
+                throw new EngineRequestException($"Job {id} has already {job.Status}; it cannot be paused.", null, "invalid_job_state");
+            }
+            if (_running.TryGetValue(id, out var running))
+            {
+                _pausing.Add(id);
+                running.Cancel(); // the runner saves the state and marks it paused when training stops
+                return job;
+            }
+            job.MarkPaused();
+            Save(job, "info", "Fine-tuning job paused.");
+            return job;
+        }
+    }
+
+    /// <summary>Resumes a paused job: back in the queue, continuing from where it stopped.</summary>
+    public FineTuningJob? Resume(string id)
+    {
+        lock (_gate)
+        {
+            var job = _store.GetJob(id);
+            if (job is null)
+            {
+                return null;
+            }
+            if (job.Status != JobStatus.Paused)
+            {
+                throw new EngineRequestException($"Job {id} is {job.Status}, not paused; only a paused job can be resumed.", null, "invalid_job_state");
+            }
+            job.MarkRequeued();
+            var from = _store.GetResumeState(id)?.Step ?? 0;
+            Save(job, "info", from > 0 ? $"Fine-tuning job resumed; it continues from step {from}." : "Fine-tuning job resumed.");
+        }
+        _signal.Release();
+        return _store.GetJob(id);
+    }
+
     private void Loop()
     {
         while (!_stopping.IsCancellationRequested)
@@ -208,8 +263,29 @@ public sealed class JobRunner : IDisposable
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            job.MarkCancelled(Now);
-            Save(job, "info", "Fine-tuning job cancelled.");
+            job = _store.GetJob(job.Id) ?? job; // as resolved and saved when training started
+            bool pausing;
+            lock (_gate)
+            {
+                pausing = _pausing.Remove(job.Id);
+            }
+            if (_stopping.IsCancellationRequested && !pausing)
+            {
+                // The engine is stopping: the job stays running, its state saved, and resumes at the next start.
+                return;
+            }
+            if (pausing && job.Status == JobStatus.Running)
+            {
+                job.MarkPaused();
+                var at = _store.GetResumeState(job.Id)?.Step ?? 0;
+                Save(job, "info", $"Fine-tuning job paused after step {at}.");
+            }
+            else
+            {
+                job.MarkCancelled(Now);
+                _store.DeleteResumeState(job.Id);
+                Save(job, "info", "Fine-tuning job cancelled.");
+            }
         }
         catch (Exception e)
         {
@@ -259,7 +335,9 @@ public sealed class JobRunner : IDisposable
             auto.BatchSize > 0 ? auto.BatchSize : Math.Clamp((int)Math.Ceiling(examples.Count * 0.002), 1, 256),
             auto.LearningRateMultiplier > 0 ? auto.LearningRateMultiplier : 1.0);
         job = job.ResolveHyperparameters(hyperparameters);
-        using var model = _store.GetModel(job.Model) is { File: { } file } ? SafeTensors.Load(file) : new GptModel(ModelSize.Find(job.Model)!);
+        var resume = _store.GetResumeState(job.Id);
+        using var model = resume is { } state ? SafeTensors.Load(state.Model)
+            : _store.GetModel(job.Model) is { File: { } file } ? SafeTensors.Load(file) : new GptModel(ModelSize.Find(job.Model)!);
         var baseName = model.Size.Name;
         var context = model.Size.Context;
         var training = FitToContext(job, examples, context, "training");
@@ -276,7 +354,7 @@ public sealed class JobRunner : IDisposable
         examples = training;
         validation = held is { Count: > 0 } ? held : null;
         job.MarkRunning();
-        Save(job, "info", "Fine-tuning job started.");
+        Save(job, "info", resume is { Step: > 0 } r ? $"Fine-tuning job continues from step {r.Step}." : "Fine-tuning job started.");
 
         var name = $"ft:{baseName}:local:{job.Suffix ?? ""}:{job.Id}";
         var options = new TrainingOptions
@@ -286,6 +364,8 @@ public sealed class JobRunner : IDisposable
             LearningRate = new TrainingOptions().LearningRate * hyperparameters.LearningRateMultiplier,
             Seed = job.Seed,
             Threads = _threads,
+            StartStep = resume?.Step ?? 0,
+            OptimizerState = resume?.Optimizer,
         };
         TrainingStep? last = null;
         var tokensPerEpoch = examples.Sum(e => (long)Math.Min(e.Tokens.Length, context));
@@ -302,13 +382,17 @@ public sealed class JobRunner : IDisposable
             _store.AddModel(new EngineModel(checkpointName, Now, OwnedBy, baseName, path));
             _store.AddCheckpoint(new JobCheckpoint(_store.NewId("ftckpt-"), Now, checkpointName, step, Metrics(last!, withTotal: false), job.Id));
             _store.AddEvent(job.Id, "info", $"Checkpoint created at step {step} (epoch {epoch}).", Now);
-        }, validation, cancellationToken);
+        }, validation, (writeOptimizer, step) =>
+            _store.SaveResumeState(job.Id, step, writeOptimizer, path => SafeTensors.Save(model, path, new Dictionary<string, string> { ["job"] = job.Id })),
+            cancellationToken);
 
         var finalPath = _store.ModelFilePath(job.Id);
         SafeTensors.Save(model, finalPath, new Dictionary<string, string> { ["job"] = job.Id });
         _store.AddModel(new EngineModel(name, Now, OwnedBy, baseName, finalPath));
         _store.AddEvent(job.Id, "info", $"New fine-tuned model created: {name}", Now);
         job.MarkSucceeded(name, tokensPerEpoch * hyperparameters.NEpochs, Now);
+        job.AddResultFile(WriteResultFile(job.Id).Id);
+        _store.DeleteResumeState(job.Id);
         Save(job, "info", "The job has successfully completed.");
     }
 
@@ -345,6 +429,26 @@ public sealed class JobRunner : IDisposable
             _store.AddEvent(job.Id, "warn", string.Join(" ", said), Now);
         }
         return fitted;
+    }
+
+    /// <summary>
+    /// The job's result file, as OpenAI makes one: a CSV of every step's metrics (purpose <c>fine-tune-results</c>),
+    /// built from the job's metrics events (one row per step: a resumed run's repeat of a step keeps the first).
+    /// </summary>
+    private EngineFile WriteResultFile(string jobId)
+    {
+        string[] columns = ["step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy"];
+        var csv = new System.Text.StringBuilder(string.Join(',', columns)).Append('\n');
+        var rows = _store.ListEvents(jobId).Reverse().Where(e => e.Type == "metrics" && e.Data is not null)
+            .DistinctBy(e => e.Data!.GetValueOrDefault("step"));
+        foreach (var e in rows)
+        {
+            string Cell(string key) => e.Data!.TryGetValue(key, out var v) ? v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "";
+            csv.Append(Cell("step")).Append(',').Append(Cell("train_loss")).Append(',').Append(Cell("train_mean_token_accuracy")).Append(',')
+                .Append(Cell("valid_loss")).Append(',').Append(Cell("valid_mean_token_accuracy")).Append('\n');
+        }
+        using var content = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(csv.ToString()));
+        return _store.AddFile(content, "step_metrics.csv", "fine-tune-results", Now);
     }
 
     private static Dictionary<string, double> Metrics(TrainingStep step, bool withTotal)

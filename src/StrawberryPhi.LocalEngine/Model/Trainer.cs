@@ -18,6 +18,12 @@ public sealed record TrainingOptions
 
     /// <summary>Threads libtorch may use, so the host stays responsive.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Steps already done by an earlier run of the same job (its model's weights are in the model given).</summary>
+    public int StartStep { get; init; }
+
+    /// <summary>The optimizer's state saved when that run stopped (AdamW's moments), so that the resumed run continues exactly.</summary>
+    public string? OptimizerState { get; init; }
 }
 
 /// <summary>One optimizer step's metrics (what the fine-tuning API reports as a metrics event); validation ones only with validation data.</summary>
@@ -46,9 +52,15 @@ public static class Trainer
 
     /// <param name="onEpoch">Called after each epoch with the epoch number (1-based) and the step reached.</param>
     /// <param name="validation">Held-out examples: each step also reports the loss on one batch of them, in turn.</param>
+    /// <param name="saveState">
+    /// Called with a function that writes the optimizer's state to a path, and the steps done: after each epoch, and when
+    /// training is cancelled (between steps, so the weights and the state match). A run given that state and those
+    /// steps (<see cref="TrainingOptions.StartStep"/>, <see cref="TrainingOptions.OptimizerState"/>) continues exactly.
+    /// </param>
     public static void Train(
         GptModel model, IReadOnlyList<EncodedExample> examples, TrainingOptions options, Action<TrainingStep>? onStep = null,
-        Action<int, int>? onEpoch = null, IReadOnlyList<EncodedExample>? validation = null, CancellationToken cancellationToken = default)
+        Action<int, int>? onEpoch = null, IReadOnlyList<EncodedExample>? validation = null, Action<Action<string>, int>? saveState = null,
+        CancellationToken cancellationToken = default)
     {
         var validationStart = 0;
         ArgumentOutOfRangeException.ThrowIfZero(examples.Count);
@@ -61,16 +73,35 @@ public static class Trainer
         var totalSteps = stepsPerEpoch * options.Epochs;
         var warmup = Math.Max(1, (int)(totalSteps * options.WarmupShare));
         using var optimizer = torch.optim.AdamW(model.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
+        if (options.OptimizerState is { } saved)
+        {
+            optimizer.load_state_dict(saved);
+        }
         model.train();
 
         var order = Enumerable.Range(0, examples.Count).ToArray();
         var step = 0;
+        void Save(Action<string> write, int done) => saveState?.Invoke(write, done);
         for (var epoch = 0; epoch < options.Epochs; epoch++)
         {
             random.Shuffle(order);
             for (var start = 0; start < order.Length; start += options.BatchSize)
             {
-                cancellationToken.ThrowIfCancellationRequested();
+                if (step < options.StartStep)
+                {
+                    // Done by the earlier run: the order and the validation turn advance as they did, nothing trains.
+                    if (validation is { Count: > 0 })
+                    {
+                        validationStart = (validationStart + Math.Min(options.BatchSize, validation.Count)) % validation.Count;
+                    }
+                    step++;
+                    continue;
+                }
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    Save(path => optimizer.save_state_dict(path), step);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
                 var batch = order.Skip(start).Take(options.BatchSize).Select(i => examples[i]).ToList();
                 var rate = LearningRate(step, totalSteps, warmup, options.LearningRate);
                 foreach (var group in optimizer.ParamGroups)
@@ -87,7 +118,13 @@ public static class Trainer
                 var longest = Math.Min(context, batch.Max(e => e.Tokens.Length - 1));
                 foreach (var micro in batch.Chunk(Math.Max(1, MicroBatchTokens / Math.Max(1, longest))))
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        // Before this step's update: the weights are those of the last step, as the saved state is.
+                        optimizer.zero_grad();
+                        Save(path => optimizer.save_state_dict(path), step);
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
                     using var microScope = torch.NewDisposeScope();
                     var (inputs, targets) = Batch([.. micro], context);
                     var logits = model.forward(inputs).reshape(-1, EngineVocabulary.Size);
@@ -97,7 +134,6 @@ public static class Trainer
                     lossSum += loss.item<float>();
                     correct += CorrectCount(logits, flatTargets);
                 }
-                cancellationToken.ThrowIfCancellationRequested();
                 nn.utils.clip_grad_norm_(model.parameters(), options.GradientClip);
                 optimizer.step();
 
@@ -119,7 +155,11 @@ public static class Trainer
                 step++;
                 onStep?.Invoke(new TrainingStep(step, totalSteps, lossSum, trainAccuracy, validLoss, validAccuracy));
             }
-            onEpoch?.Invoke(epoch + 1, step);
+            if (step > options.StartStep)
+            {
+                onEpoch?.Invoke(epoch + 1, step);
+                Save(path => optimizer.save_state_dict(path), step);
+            }
         }
         model.eval();
     }
