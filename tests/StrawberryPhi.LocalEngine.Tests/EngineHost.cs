@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenAI;
 using StrawberryPhi.LocalEngine.Api;
+using StrawberryPhi.LocalEngine.Engine;
 
 namespace StrawberryPhi.LocalEngine.Tests;
 
@@ -16,6 +17,9 @@ public sealed class EngineHost : IAsyncLifetime
     private WebApplication? _app;
 
     public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>The engine itself, to await its jobs' changes instead of polling.</summary>
+    public Api.LocalEngine Engine => _app!.Services.GetRequiredService<Api.LocalEngine>();
 
     public OpenAIClient Client(string key = Key) =>
         new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "v1") });
@@ -45,5 +49,34 @@ public sealed class EngineHost : IAsyncLifetime
             await _app.DisposeAsync();
         }
         Directory.Delete(_directory, recursive: true);
+    }
+}
+
+public static class EngineWaits
+{
+    /// <summary>Waits until a job's state satisfies <paramref name="done"/>, woken by the runner's changes (no polling).</summary>
+    public static async Task<FineTuningJob> WaitForAsync(this Api.LocalEngine engine, string jobId, Func<FineTuningJob, bool> done, TimeSpan timeout)
+    {
+        var reached = new TaskCompletionSource<FineTuningJob>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChange(FineTuningJob job)
+        {
+            if (job.Id == jobId && done(job))
+            {
+                reached.TrySetResult(job);
+            }
+        }
+        engine.Runner.JobChanged += OnChange;
+        try
+        {
+            if (engine.Store.GetJob(jobId) is { } now && done(now))
+            {
+                return now;
+            }
+            return await reached.Task.WaitAsync(timeout);
+        }
+        finally
+        {
+            engine.Runner.JobChanged -= OnChange;
+        }
     }
 }
