@@ -12,6 +12,17 @@ public sealed class BackgroundLoops(IHostApplicationLifetime lifetime, ILogger<B
 {
     private readonly ConcurrentDictionary<string, string?> _loops = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Completes when the studio listens (hosted services start before Kestrel): loops that call the embedded local
+    /// engine wait for it, or they would call an address the server has not taken yet.
+    /// </summary>
+    public async Task StartedAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        await started.Task.WaitAsync(stoppingToken);
+    }
+
     /// <summary>Runs a loop until the studio stops; an end before that (an exception, or a return) marks it dead.</summary>
     public async Task RunAsync(string name, Func<CancellationToken, Task> loop, CancellationToken stoppingToken)
     {

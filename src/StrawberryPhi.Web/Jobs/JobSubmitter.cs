@@ -295,6 +295,7 @@ internal sealed class JobSubmitterWorker(JobSubmitter submitter, BackgroundLoops
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => loops.RunAsync("job submissions", async token =>
     {
+        await loops.StartedAsync(token);
         await submitter.ResumePendingAsync(token);
         using var slots = new SemaphoreSlim(AtOnce);
         var running = new List<Task>();

@@ -368,6 +368,7 @@ internal sealed class JobTrackerWorker(JobTracker tracker, JobSubmitter submitte
         submitter.Submitted += tracker.PollSoon;
         try
         {
+            await loops.StartedAsync(token);
             using var timer = new PeriodicTimer(options.Value.Tick, time);
             do
             {

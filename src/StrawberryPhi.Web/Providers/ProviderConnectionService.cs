@@ -36,7 +36,7 @@ public sealed class ProviderConnectionService(
     public const string LocalName = "Local engine";
     public const string LocalPrefix = "/local/v1";
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (DateTime Version, IProviderClient Client)> _clients = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (DateTime Version, Uri BaseUrl, IProviderClient Client)> _clients = new();
 
     public async Task<IReadOnlyList<ProviderView>> ListAsync(CancellationToken cancellationToken)
     {
@@ -235,27 +235,26 @@ public sealed class ProviderConnectionService(
     /// The connection's client, made once (one key decryption) and kept while the connection is unchanged: the
     /// SDK's clients are thread-safe. An edit (a new UpdatedAt) or a removal drops it.
     /// </summary>
+    /// <remarks>
+    /// The local engine's address is part of the key: before Kestrel listens, the addresses are the configured ones
+    /// (a port it may not get), and a client made then must not outlive them.
+    /// </remarks>
     private IProviderClient ClientFor(ProviderConnection row)
     {
-        if (_clients.TryGetValue(row.Id, out var cached) && cached.Version == row.UpdatedAt)
-        {
-            return cached.Client;
-        }
-        var client = NewClient(row);
-        _clients[row.Id] = (row.UpdatedAt, client);
-        return client;
-    }
-
-    private IProviderClient NewClient(ProviderConnection row)
-    {
-        var key = row.ProtectedApiKey is null ? null : vault.Unprotect(row.ProtectedApiKey);
         var baseUrl = row.Kind switch
         {
             ProviderKind.Local => LocalBaseUrl(),
             ProviderKind.OpenAI when string.IsNullOrEmpty(row.BaseUrl) => ProviderEndpoint.DefaultBaseUrl(ProviderKind.OpenAI),
             _ => new Uri(row.BaseUrl!),
         };
-        return clients.Create(new ProviderEndpoint(row.Kind, baseUrl, key, row.Organization, row.Project));
+        if (_clients.TryGetValue(row.Id, out var cached) && cached.Version == row.UpdatedAt && cached.BaseUrl == baseUrl)
+        {
+            return cached.Client;
+        }
+        var key = row.ProtectedApiKey is null ? null : vault.Unprotect(row.ProtectedApiKey);
+        var client = clients.Create(new ProviderEndpoint(row.Kind, baseUrl, key, row.Organization, row.Project));
+        _clients[row.Id] = (row.UpdatedAt, baseUrl, client);
+        return client;
     }
 
     /// <summary>The engine is mounted in this studio; its address is the one Kestrel listens on.</summary>

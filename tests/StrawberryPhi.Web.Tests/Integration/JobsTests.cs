@@ -219,6 +219,33 @@ public sealed class JobsTests(StudioHost host) : IClassFixture<StudioHost>
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
     }
 
+    [Fact]
+    public async Task PauseAndResume_ThroughTheStudio_ContinuesAndEndsWhenCancelled()
+    {
+        var dataset = await TrainingDatasetAsync("jobs-pause.jsonl", examples: 60);
+        using var api = host.Api();
+        using var response = await api.PostAsJsonAsync("api/jobs", Input(await LocalIdAsync(), dataset, epochs: 50), Json.Options);
+        var job = (await response.Content.ReadFromJsonAsync<JobView>(Json.Options))!;
+        await WaitAsync(job.Id, j => j.Status == JobStatuses.Running && j.Step > 0);
+
+        using var pause = await api.PostAsync(new Uri($"api/jobs/{job.Id}/pause", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.OK, pause.StatusCode);
+        var paused = await WaitAsync(job.Id, j => j.Status == JobStatuses.Paused);
+        var pausedAt = paused.Step!.Value;
+        Assert.Contains(Engine.Store.ListEvents(paused.RemoteId!), e => e.Message == $"Fine-tuning job paused after step {Engine.Store.GetResumeState(paused.RemoteId!)!.Value.Step}.");
+
+        using var resume = await api.PostAsync(new Uri($"api/jobs/{job.Id}/resume", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.OK, resume.StatusCode);
+        var running = await WaitAsync(job.Id, j => j.Status == JobStatuses.Running && j.Step > pausedAt);
+        using var cancel = await api.PostAsync(new Uri($"api/jobs/{job.Id}/cancel", UriKind.Relative), null);
+        var ended = await WaitAsync(job.Id, j => j.IsFinal);
+
+        Assert.Equal(JobStatuses.Cancelled, ended.Status);
+        var steps = (await host.Service<JobService>().MetricsAsync(job.Id, CancellationToken.None)).Select(m => m.Step).ToList();
+        Assert.Equal(Enumerable.Range(1, steps.Count), steps); // no step lost or repeated across the pause
+        Assert.True(running.Step > pausedAt);
+    }
+
     [Theory]
     [InlineData("n_epochs", "0", "Epochs must be 1 to 50")]
     [InlineData("batch_size", "300", "Batch size must be 1 to 256")]

@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using StrawberryPhi.Web.Data;
+using StrawberryPhi.Web.Jobs;
+using StrawberryPhi.Web.Providers;
+
+namespace StrawberryPhi.Web.Tests.Integration;
+
+/// <summary>The studio (and its embedded engine) stopped in the middle of a job and started again on the same data.</summary>
+public sealed class JobRestartTests
+{
+    [Fact]
+    public async Task StudioRestartedMidJob_TheJobResumesAndNothingIsLostOrStoredTwice()
+    {
+        var directory = Directory.CreateTempSubdirectory("phi-restart-").FullName;
+        try
+        {
+            Guid jobId;
+            await using (var first = new SecondStudioHost(directory))
+            {
+                await first.InitializeAsync();
+                var path = Path.Combine(directory, "restart.jsonl");
+                await File.WriteAllLinesAsync(path, Enumerable.Range(0, 40).Select(i =>
+                    $$"""{"messages": [{"role": "user", "content": "{{i}}*2="}, {"role": "assistant", "content": "{{(i * 2).ToString(CultureInfo.InvariantCulture)}}"}]}"""));
+                var dataset = await first.UploadAsync(path);
+                await first.WaitValidatedAsync(dataset.Id);
+                var local = (await first.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
+                var method = new JsonObject { ["type"] = "supervised", ["supervised"] = new JsonObject { ["hyperparameters"] = new JsonObject { ["n_epochs"] = 20, ["batch_size"] = 4 } } };
+                var (job, _) = await first.Service<JobService>().CreateAsync(new JobInput(local.Id, "strawberry-tiny", dataset.Id, Method: method, Seed: 2), null, CancellationToken.None);
+                jobId = job.Id;
+                // Stopped once a few steps are stored.
+                await first.WaitForAsync(async () => await first.Service<JobService>().GetAsync(jobId, CancellationToken.None) is { Step: >= 3 } j ? j : null);
+            }
+
+            await using var second = new SecondStudioHost(directory);
+            await second.InitializeAsync();
+            var done = await second.WaitForAsync(async () => await second.Service<JobService>().GetAsync(jobId, CancellationToken.None) is { IsFinal: true } j ? j : null);
+
+            Assert.True(done.Status == JobStatuses.Succeeded, $"{done.Status}: {done.Error?.Message}");
+            await second.Service<JobTracker>().PollAsync(jobId, CancellationToken.None);
+            var engine = second.Service<LocalEngine.Api.LocalEngine>();
+            var engineEvents = engine.Store.ListEvents(done.RemoteId!);
+            var stored = await second.Service<JobService>().EventsAsync(jobId, null, 0, 100_000, CancellationToken.None);
+            Assert.Equal(engineEvents.Select(e => e.Id).Order(), stored.Items.Select(e => e.RemoteId).Order());
+            Assert.Contains(engineEvents, e => e.Message.StartsWith("The engine stopped while this job ran; it resumes from step", StringComparison.Ordinal));
+            var steps = (await second.Service<JobService>().MetricsAsync(jobId, CancellationToken.None)).Select(m => m.Step).ToList();
+            Assert.Equal(Enumerable.Range(1, 200), steps);
+            Assert.Single(engine.Store.ListJobs(), j => j.Id == done.RemoteId);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}
