@@ -20,6 +20,9 @@ public readonly record struct StudioTopic(string Kind, Guid Id)
     /// <summary>Any job added or changed (the lists, the dashboard).</summary>
     public static StudioTopic Jobs { get; } = new("jobs", Guid.Empty);
 
+    /// <summary>A notification recorded or read, a webhook delivery attempted.</summary>
+    public static StudioTopic Notifications { get; } = new("notifications", Guid.Empty);
+
     public static StudioTopic Providers { get; } = new("providers", Guid.Empty);
 
     public static StudioTopic Settings { get; } = new("settings", Guid.Empty);

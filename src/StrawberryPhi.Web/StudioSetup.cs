@@ -86,6 +86,13 @@ public static partial class StudioSetup
             .ValidateDataAnnotations()
             .Validate(o => o.MinDelay <= o.MaxDelay, "Jobs:MinDelay must not be longer than Jobs:MaxDelay.")
             .ValidateOnStart();
+        builder.Services.AddOptions<Notifications.NotificationOptions>()
+            .Bind(builder.Configuration.GetSection("Notifications"))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddHttpClient(Notifications.WebhookDeliveryWorker.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
+        builder.Services.AddSingleton<Notifications.NotificationService>();
+        builder.Services.AddHostedService<Notifications.WebhookDeliveryWorker>();
         builder.Services.AddSingleton<Jobs.JobSubmitter>();
         builder.Services.AddSingleton<Jobs.JobTracker>();
         builder.Services.AddSingleton<Jobs.JobService>();

@@ -85,6 +85,8 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("Jobs:QueuedInterval", "00:00:00.1");
         builder.UseSetting("Jobs:MinDelay", "00:00:00.02");
         builder.UseSetting("Jobs:SubmitRetryDelay", "00:00:00.05");
+        builder.UseSetting("Notifications:RetryDelay", "00:00:00.05");
+        builder.UseSetting("Notifications:Tick", "00:00:00.05");
         builder.ConfigureLogging(logging => logging.AddProvider(new CollectingLoggerProvider(Logs)).SetMinimumLevel(LogLevel.Debug));
         builder.ConfigureServices(services => services.AddHttpClient(StudioSetup.ProviderHttpClient).AddHttpMessageHandler(() => new FaultHandler(Faults)));
     }

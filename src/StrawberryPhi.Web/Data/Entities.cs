@@ -238,6 +238,13 @@ public sealed class StudioSettings
 
     public string? NotifyWebhookUrl { get; set; }
 
+    /// <summary>Which job endings each channel tells (comma-separated: succeeded, failed, cancelled).</summary>
+    public string NotifyInAppOn { get; set; } = "succeeded,failed,cancelled";
+
+    public string NotifyBrowserOn { get; set; } = "succeeded,failed";
+
+    public string NotifyWebhookOn { get; set; } = "succeeded,failed,cancelled";
+
     /// <summary>The catalog model new datasets are validated and estimated for.</summary>
     public string DefaultTargetModel { get; set; } = Core.Catalog.ModelCatalog.DefaultTargetModel;
 }

@@ -23,6 +23,10 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
 
     public DbSet<JobResultFile> JobResultFiles => Set<JobResultFile>();
 
+    public DbSet<StudioNotification> Notifications => Set<StudioNotification>();
+
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+
     /// <summary>
     /// Every time the studio stores is UTC; SQLite keeps no kind, so values read back are marked UTC again (otherwise
     /// the API would send them without a zone and clients would read them as local time).
@@ -95,6 +99,19 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
         {
             e.HasOne<FineTuneJob>().WithMany().HasForeignKey(x => x.JobId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(x => new { x.JobId, x.RemoteId }).IsUnique();
+        });
+        modelBuilder.Entity<StudioNotification>(e =>
+        {
+            e.HasOne<FineTuneJob>().WithMany().HasForeignKey(n => n.JobId).OnDelete(DeleteBehavior.Cascade);
+            // A job ends once: a second report of the same ending (a poll and an action's answer) tells nothing new.
+            e.HasIndex(n => new { n.JobId, n.Kind }).IsUnique();
+            e.HasIndex(n => n.CreatedAt);
+        });
+        modelBuilder.Entity<WebhookDelivery>(e =>
+        {
+            e.Property(d => d.Status).HasConversion<string>().HasMaxLength(20);
+            e.HasOne<StudioNotification>().WithMany().HasForeignKey(d => d.NotificationId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(d => new { d.Status, d.NextAttemptAt });
         });
         modelBuilder.Entity<StudioSettings>(e =>
         {

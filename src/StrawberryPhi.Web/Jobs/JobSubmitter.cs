@@ -20,7 +20,7 @@ namespace StrawberryPhi.Web.Jobs;
 /// </summary>
 public sealed class JobSubmitter(
     IDbContextFactory<StudioDbContext> db, ProviderConnectionService providers, DatasetUploadService uploads, IOptions<JobTrackerOptions> options,
-    TimeProvider time, StudioNotifier events, ILogger<JobSubmitter> logger)
+    TimeProvider time, StudioNotifier events, Notifications.NotificationService notifications, ILogger<JobSubmitter> logger)
 {
     private readonly Channel<Guid> _queue = Channel.CreateUnbounded<Guid>(new() { SingleReader = true });
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _running = new();
@@ -69,6 +69,7 @@ public sealed class JobSubmitter(
         {
             return false;
         }
+        await notifications.JobEndedAsync(jobId, cancellationToken);
         Changed(jobId);
         return true;
     }
@@ -230,6 +231,7 @@ public sealed class JobSubmitter(
         {
             var cancelled = await client.CancelJobAsync(remote.Id, cancellationToken);
             await UpdateAsync(jobId, j => JobTracker.Apply(j, cancelled, time.GetUtcNow().UtcDateTime), cancellationToken);
+            await notifications.JobEndedAsync(jobId, cancellationToken);
         }
         Submitted?.Invoke(jobId);
     }
@@ -263,14 +265,17 @@ public sealed class JobSubmitter(
         return null;
     }
 
-    private Task FailAsync(Guid jobId, string code, string message, string? param, CancellationToken cancellationToken) =>
-        UpdateAsync(jobId, j =>
+    private async Task FailAsync(Guid jobId, string code, string message, string? param, CancellationToken cancellationToken)
+    {
+        await UpdateAsync(jobId, j =>
         {
             if (j.Status == JobStatuses.Pending)
             {
                 j.MarkRejected(code, message, param, time.GetUtcNow().UtcDateTime);
             }
         }, cancellationToken);
+        await notifications.JobEndedAsync(jobId, cancellationToken);
+    }
 
     private async Task UpdateAsync(Guid jobId, Action<FineTuneJob> change, CancellationToken cancellationToken)
     {

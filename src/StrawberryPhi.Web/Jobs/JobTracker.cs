@@ -17,7 +17,7 @@ namespace StrawberryPhi.Web.Jobs;
 /// </summary>
 public sealed class JobTracker(
     IDbContextFactory<StudioDbContext> db, ProviderConnectionService providers, IOptions<JobTrackerOptions> options, TimeProvider time,
-    StudioNotifier events, ILogger<JobTracker> logger)
+    StudioNotifier events, Notifications.NotificationService notifications, ILogger<JobTracker> logger)
 {
     private const int PageSize = 100;
     private readonly ConcurrentDictionary<Guid, Task> _inFlight = new();
@@ -250,6 +250,10 @@ public sealed class JobTracker(
         if (changed)
         {
             logger.LogInformation("Job {JobId} is {Status}", jobId, row.Status);
+            if (JobStatuses.IsFinal(row.Status))
+            {
+                await notifications.JobEndedAsync(jobId, cancellationToken);
+            }
         }
         Changed(jobId);
     }
@@ -259,12 +263,16 @@ public sealed class JobTracker(
     {
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         var row = await context.Jobs.FirstAsync(j => j.Id == jobId, cancellationToken);
-        Apply(row, remote, time.GetUtcNow().UtcDateTime);
+        var changed = Apply(row, remote, time.GetUtcNow().UtcDateTime);
         if (!JobStatuses.IsFinal(row.Status))
         {
             row.NextPollAt = time.GetUtcNow().UtcDateTime;
         }
         await context.SaveChangesAsync(cancellationToken);
+        if (changed && JobStatuses.IsFinal(row.Status))
+        {
+            await notifications.JobEndedAsync(jobId, cancellationToken);
+        }
         Changed(jobId);
     }
 

@@ -6,7 +6,8 @@ namespace StrawberryPhi.Web.Settings;
 
 public sealed record SettingsView(
     ThemeMode Theme, double Temperature, double TopP, int MaxTokens, double FrequencyPenalty, double PresencePenalty, string? SystemPrompt,
-    bool NotifyInApp, bool NotifyBrowser, string? NotifyWebhookUrl, string DefaultTargetModel);
+    bool NotifyInApp, bool NotifyBrowser, string? NotifyWebhookUrl, string DefaultTargetModel,
+    string NotifyInAppOn = "succeeded,failed,cancelled", string NotifyBrowserOn = "succeeded,failed", string NotifyWebhookOn = "succeeded,failed,cancelled");
 
 /// <summary>The studio's settings row: theme, default testing parameters, notification preferences.</summary>
 public sealed class SettingsService(IDbContextFactory<StudioDbContext> db, StudioNotifier events, TimeProvider time)
@@ -38,6 +39,9 @@ public sealed class SettingsService(IDbContextFactory<StudioDbContext> db, Studi
         row.NotifyBrowser = input.NotifyBrowser;
         row.NotifyWebhookUrl = string.IsNullOrWhiteSpace(input.NotifyWebhookUrl) ? null : input.NotifyWebhookUrl.Trim();
         row.DefaultTargetModel = ModelCatalog.Default.Find(input.DefaultTargetModel)!.Id;
+        row.NotifyInAppOn = Kinds(input.NotifyInAppOn);
+        row.NotifyBrowserOn = Kinds(input.NotifyBrowserOn);
+        row.NotifyWebhookOn = Kinds(input.NotifyWebhookOn);
         await context.SaveChangesAsync(cancellationToken);
         events.Publish(StudioTopic.Settings);
         return View(row);
@@ -49,6 +53,17 @@ public sealed class SettingsService(IDbContextFactory<StudioDbContext> db, Studi
 
     public Task<SettingsView> SetThemeAsync(ThemeMode theme, CancellationToken cancellationToken) =>
         UpdateAsync(s => s with { Theme = theme }, cancellationToken);
+
+    /// <summary>A channel's endings, in the canonical order; an unknown one is refused.</summary>
+    private static string Kinds(string? kinds)
+    {
+        var given = (kinds ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (given.FirstOrDefault(k => !Notifications.NotificationService.Kinds.Contains(k)) is { } unknown)
+        {
+            throw StudioException.Invalid("notify", $"\"{unknown}\" is not a job ending; notifications are for succeeded, failed and cancelled.");
+        }
+        return string.Join(',', Notifications.NotificationService.Kinds.Where(given.Contains));
+    }
 
     private void Check(SettingsView s)
     {
@@ -88,5 +103,6 @@ public sealed class SettingsService(IDbContextFactory<StudioDbContext> db, Studi
     }
 
     private static SettingsView View(StudioSettings s) =>
-        new(s.Theme, s.Temperature, s.TopP, s.MaxTokens, s.FrequencyPenalty, s.PresencePenalty, s.SystemPrompt, s.NotifyInApp, s.NotifyBrowser, s.NotifyWebhookUrl, s.DefaultTargetModel);
+        new(s.Theme, s.Temperature, s.TopP, s.MaxTokens, s.FrequencyPenalty, s.PresencePenalty, s.SystemPrompt, s.NotifyInApp, s.NotifyBrowser, s.NotifyWebhookUrl, s.DefaultTargetModel,
+            s.NotifyInAppOn, s.NotifyBrowserOn, s.NotifyWebhookOn);
 }

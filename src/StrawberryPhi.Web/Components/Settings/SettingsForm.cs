@@ -17,11 +17,17 @@ public sealed class SettingsForm
     public bool NotifyBrowser { get; set; }
     public string? NotifyWebhookUrl { get; set; }
     public string DefaultTargetModel { get; set; } = "";
+    public HashSet<string> InAppOn { get; set; } = [];
+    public HashSet<string> BrowserOn { get; set; } = [];
+    public HashSet<string> WebhookOn { get; set; } = [];
 
     public static SettingsForm From(SettingsView s) => new()
     {
         Theme = s.Theme, Temperature = s.Temperature, TopP = s.TopP, MaxTokens = s.MaxTokens, FrequencyPenalty = s.FrequencyPenalty,
         PresencePenalty = s.PresencePenalty, SystemPrompt = s.SystemPrompt, NotifyInApp = s.NotifyInApp, NotifyBrowser = s.NotifyBrowser,
         NotifyWebhookUrl = s.NotifyWebhookUrl, DefaultTargetModel = s.DefaultTargetModel,
+        InAppOn = [.. s.NotifyInAppOn.Split(',', StringSplitOptions.RemoveEmptyEntries)],
+        BrowserOn = [.. s.NotifyBrowserOn.Split(',', StringSplitOptions.RemoveEmptyEntries)],
+        WebhookOn = [.. s.NotifyWebhookOn.Split(',', StringSplitOptions.RemoveEmptyEntries)],
     };
 }

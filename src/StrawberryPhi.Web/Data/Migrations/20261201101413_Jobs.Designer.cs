@@ -11,7 +11,7 @@ using StrawberryPhi.Web.Data;
 namespace StrawberryPhi.Web.Data.Migrations
 {
     [DbContext(typeof(StudioDbContext))]
-    [Migration("20261201094120_Jobs")]
+    [Migration("20261201101413_Jobs")]
     partial class Jobs
     {
         /// <inheritdoc />
@@ -531,6 +531,43 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.ToTable("Providers");
                 });
 
+            modelBuilder.Entity("StrawberryPhi.Web.Data.StudioNotification", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Message")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("ReadAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("JobId", "Kind")
+                        .IsUnique();
+
+                    b.ToTable("Notifications");
+                });
+
             modelBuilder.Entity("StrawberryPhi.Web.Data.StudioSettings", b =>
                 {
                     b.Property<int>("Id")
@@ -549,8 +586,20 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.Property<bool>("NotifyBrowser")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("NotifyBrowserOn")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.Property<bool>("NotifyInApp")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("NotifyInAppOn")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("NotifyWebhookOn")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
 
                     b.Property<string>("NotifyWebhookUrl")
                         .HasColumnType("TEXT");
@@ -575,6 +624,55 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.HasKey("Id");
 
                     b.ToTable("Settings");
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.WebhookDelivery", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("DeliveredAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LastError")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("LastStatusCode")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("NextAttemptAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("NotificationId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("PayloadJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("NotificationId");
+
+                    b.HasIndex("Status", "NextAttemptAt");
+
+                    b.ToTable("WebhookDeliveries");
                 });
 
             modelBuilder.Entity("StrawberryPhi.Web.Data.Dataset", b =>
@@ -651,6 +749,24 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.HasOne("StrawberryPhi.Web.Data.FineTuneJob", null)
                         .WithMany()
                         .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.StudioNotification", b =>
+                {
+                    b.HasOne("StrawberryPhi.Web.Data.FineTuneJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.WebhookDelivery", b =>
+                {
+                    b.HasOne("StrawberryPhi.Web.Data.StudioNotification", null)
+                        .WithMany()
+                        .HasForeignKey("NotificationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
