@@ -30,6 +30,7 @@ public static class StudioApi
         api.MapProvidersApi();
         api.MapDatasetsApi();
         api.MapJobsApi();
+        api.MapWebhooksApi();
         api.MapSettingsApi();
     }
 }

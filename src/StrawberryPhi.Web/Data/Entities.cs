@@ -24,6 +24,9 @@ public sealed class ProviderConnection
 
     public string? Project { get; set; }
 
+    /// <summary>The signing secret of the provider's webhooks (<c>whsec_…</c>), encrypted by the key vault like the key.</summary>
+    public string? ProtectedWebhookSecret { get; set; }
+
     /// <summary>The studio's own local engine; it cannot be removed.</summary>
     public bool BuiltIn { get; set; }
 

@@ -57,6 +57,13 @@ public sealed partial class JobService
         return new JobPage(total, await ViewsAsync(context, page, cancellationToken));
     }
 
+    /// <summary>The studio's job that is <paramref name="remoteId"/> at this connection, or null.</summary>
+    public async Task<Guid?> FindByRemoteIdAsync(Guid providerId, string remoteId, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        return await context.Jobs.Where(j => j.ProviderId == providerId && j.RemoteId == remoteId).Select(j => (Guid?)j.Id).FirstOrDefaultAsync(cancellationToken);
+    }
+
     /// <summary>The dashboard's view of jobs: what runs (with time left), the latest fine-tuned models, and the spend.</summary>
     public async Task<JobsOverview> OverviewAsync(CancellationToken cancellationToken)
     {

@@ -10,12 +10,15 @@ using StrawberryPhi.Web.Security;
 namespace StrawberryPhi.Web.Providers;
 
 /// <summary>A connection as pages and the API see it: never the key, only its masked form.</summary>
+/// <param name="HasWebhookSecret">A webhook signing secret is stored: the provider's job webhooks are verified and trigger an immediate poll.</param>
 public sealed record ProviderView(
     Guid Id, string Name, ProviderKind Kind, string? BaseUrl, string? KeyHint, bool HasKey, string? Organization, string? Project,
-    bool BuiltIn, DateTime? LastTestedAt, bool? LastTestOk, string? LastTestMessage);
+    bool BuiltIn, DateTime? LastTestedAt, bool? LastTestOk, string? LastTestMessage, bool HasWebhookSecret = false);
 
-/// <summary>What a user enters. A null or empty <see cref="ApiKey"/> on edit keeps the stored key.</summary>
-public sealed record ProviderInput(string Name, ProviderKind Kind, string? BaseUrl, string? ApiKey, string? Organization, string? Project, bool RemoveKey = false);
+/// <summary>What a user enters. A null or empty <see cref="ApiKey"/> (or <see cref="WebhookSecret"/>) on edit keeps the stored one.</summary>
+public sealed record ProviderInput(
+    string Name, ProviderKind Kind, string? BaseUrl, string? ApiKey, string? Organization, string? Project, bool RemoveKey = false,
+    string? WebhookSecret = null, bool RemoveWebhookSecret = false);
 
 /// <param name="Removed">The connection was removed while the provider answered: nothing was kept.</param>
 public sealed record ProviderTestResult(bool Ok, string Message, int Models, long ElapsedMs, bool Removed = false);
@@ -306,6 +309,19 @@ public sealed class ProviderConnectionService(
             row.ProtectedApiKey = null;
             row.KeyHint = null;
         }
+        var secret = input.WebhookSecret?.Trim();
+        if (!string.IsNullOrEmpty(secret))
+        {
+            if (!secret.StartsWith("whsec_", StringComparison.Ordinal) || !IsBase64(secret["whsec_".Length..]))
+            {
+                throw StudioException.Invalid("webhookSecret", "A webhook signing secret looks like whsec_ followed by base64, as the provider's dashboard shows it.");
+            }
+            row.ProtectedWebhookSecret = vault.Protect(secret);
+        }
+        else if (input.RemoveWebhookSecret)
+        {
+            row.ProtectedWebhookSecret = null;
+        }
         if (row.ProtectedApiKey is null && input.Kind is ProviderKind.OpenAI or ProviderKind.AzureOpenAI)
         {
             throw StudioException.Invalid("apiKey", $"{(input.Kind == ProviderKind.OpenAI ? "OpenAI" : "Azure OpenAI")} needs an API key.");
@@ -343,11 +359,26 @@ public sealed class ProviderConnectionService(
     }
 
 
+    private static bool IsBase64(string text)
+    {
+        var buffer = new byte[text.Length];
+        return text.Length > 0 && Convert.TryFromBase64String(text, buffer, out _);
+    }
+
+    /// <summary>The connection's webhook signing secret, decrypted for one verification; null when none is stored.</summary>
+    public async Task<string?> WebhookSecretAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var row = await Find(context, id, cancellationToken);
+        return row.ProtectedWebhookSecret is { } secret ? vault.Unprotect(secret) : null;
+    }
+
     private static StudioException NameTaken(string name) => StudioException.Invalid("name", $"A connection named \"{name}\" already exists.");
 
     private static async Task<ProviderConnection> Find(StudioDbContext context, Guid id, CancellationToken cancellationToken) =>
         await context.Providers.FirstOrDefaultAsync(p => p.Id == id, cancellationToken) ?? throw StudioException.NotFound("This provider connection");
 
     private static ProviderView View(ProviderConnection p) =>
-        new(p.Id, p.Name, p.Kind, p.BaseUrl, p.KeyHint, p.ProtectedApiKey is not null, p.Organization, p.Project, p.BuiltIn, p.LastTestedAt, p.LastTestOk, p.LastTestMessage);
+        new(p.Id, p.Name, p.Kind, p.BaseUrl, p.KeyHint, p.ProtectedApiKey is not null, p.Organization, p.Project, p.BuiltIn, p.LastTestedAt, p.LastTestOk, p.LastTestMessage,
+            p.ProtectedWebhookSecret is not null);
 }

@@ -517,6 +517,9 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.Property<string>("ProtectedApiKey")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ProtectedWebhookSecret")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("TEXT");
 

@@ -32,6 +32,12 @@ namespace StrawberryPhi.Web.Data.Migrations
                 nullable: false,
                 defaultValue: "");
 
+            migrationBuilder.AddColumn<string>(
+                name: "ProtectedWebhookSecret",
+                table: "Providers",
+                type: "TEXT",
+                nullable: true);
+
             migrationBuilder.CreateTable(
                 name: "Jobs",
                 columns: table => new
@@ -373,6 +379,10 @@ namespace StrawberryPhi.Web.Data.Migrations
             migrationBuilder.DropColumn(
                 name: "NotifyWebhookOn",
                 table: "Settings");
+
+            migrationBuilder.DropColumn(
+                name: "ProtectedWebhookSecret",
+                table: "Providers");
         }
     }
 }

@@ -11,7 +11,7 @@ using StrawberryPhi.Web.Data;
 namespace StrawberryPhi.Web.Data.Migrations
 {
     [DbContext(typeof(StudioDbContext))]
-    [Migration("20261201101413_Jobs")]
+    [Migration("20261201101709_Jobs")]
     partial class Jobs
     {
         /// <inheritdoc />
@@ -518,6 +518,9 @@ namespace StrawberryPhi.Web.Data.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<string>("ProtectedApiKey")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ProtectedWebhookSecret")
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("UpdatedAt")
