@@ -44,7 +44,7 @@ public static class PhiApp
 
     internal static RootCommand BuildRoot(CliContext context)
     {
-        var root = new RootCommand("Strawberry Phi: validate, measure and convert fine-tuning datasets.");
+        var root = new RootCommand("Strawberry Phi: validate, measure and convert fine-tuning datasets; run the local engine; drive fine-tuning jobs through a studio.");
         foreach (var command in new Command[]
         {
             ValidateCommand.Create(context, "validate", "Check a dataset the way the provider will (and more), with token counts and a cost estimate."),
@@ -56,6 +56,7 @@ public static class PhiApp
             SampleCommand.Create(context),
             ModelsCommand.Create(context),
             EngineCommand.Create(context),
+            JobsCommand.Create(context),
         })
         {
             root.Add(command);

@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace StrawberryPhi.Cli.Studio;
+
+/// <summary>
+/// The studio's REST API as <c>phi jobs</c> uses it: JSON in and out, a ProblemDetails answer turned into its one
+/// sentence, and a studio that does not answer said as such, with how to start one.
+/// </summary>
+internal sealed class StudioClient(Uri baseAddress, HttpMessageHandler? handler = null) : IDisposable
+{
+    public const string DefaultAddress = "http://127.0.0.1:5180";
+
+    private readonly HttpClient _http = new(handler ?? new SocketsHttpHandler(), disposeHandler: handler is null)
+    {
+        BaseAddress = new Uri(baseAddress.ToString().TrimEnd('/') + "/"),
+        Timeout = TimeSpan.FromSeconds(100),
+    };
+
+    public Uri Address => _http.BaseAddress!;
+
+    public Task<JsonNode> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, null, cancellationToken);
+
+    public Task<JsonNode> PostAsync(string path, JsonNode? body, CancellationToken cancellationToken, string? idempotencyKey = null) =>
+        SendAsync(HttpMethod.Post, path, body, idempotencyKey, cancellationToken);
+
+    public async Task<string> GetTextAsync(string path, CancellationToken cancellationToken)
+    {
+        using var response = await CallAsync(new HttpRequestMessage(HttpMethod.Get, path), cancellationToken);
+        return await response.Content.ReadAsStringAsync(cancellationToken);
+    }
+
+    private async Task<JsonNode> SendAsync(HttpMethod method, string path, JsonNode? body, string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+        using var response = await CallAsync(request, cancellationToken);
+        return await response.Content.ReadFromJsonAsync<JsonNode>(cancellationToken) ?? new JsonObject();
+    }
+
+    private async Task<HttpResponseMessage> CallAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            using (request)
+            {
+                response = await _http.SendAsync(request, cancellationToken);
+            }
+        }
+        catch (HttpRequestException e) when (e.InnerException is SocketException || e.HttpRequestError == HttpRequestError.ConnectionError)
+        {
+            throw new CommandFailedException(
+                $"No studio answers at {Address.GetLeftPart(UriPartial.Authority)}: start one with `dotnet run --project src/StrawberryPhi.Web` (or point --studio at yours).");
+        }
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            string? detail = null;
+            try
+            {
+                var problem = JsonNode.Parse(text);
+                detail = problem?["detail"]?.GetValue<string>() ?? problem?["title"]?.GetValue<string>();
+            }
+            catch (JsonException)
+            {
+                // Not the studio's answer: said with its status below.
+            }
+            throw new CommandFailedException(detail ?? $"The studio answered {(int)response.StatusCode} {response.ReasonPhrase} ({(response.StatusCode == HttpStatusCode.NotFound ? "is --studio a Strawberry Phi studio?" : text.Trim())}).");
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+}
