@@ -86,7 +86,7 @@ public sealed record ProviderCapabilities(bool Dpo, bool PauseResume, bool Uploa
     {
         ProviderKind.OpenAI => new(Dpo: true, PauseResume: true, UploadsApi: true, FileContent: true, DeploymentStep: false),
         ProviderKind.AzureOpenAI => new(Dpo: true, PauseResume: true, UploadsApi: false, FileContent: true, DeploymentStep: true),
-        ProviderKind.Local => new(Dpo: false, PauseResume: true, UploadsApi: true, FileContent: true, DeploymentStep: false),
+        ProviderKind.Local => new(Dpo: true, PauseResume: true, UploadsApi: true, FileContent: true, DeploymentStep: false),
         // An unknown server: only what every OpenAI-compatible fine-tuning endpoint has.
         _ => new(Dpo: false, PauseResume: false, UploadsApi: false, FileContent: false, DeploymentStep: false),
     };

@@ -166,7 +166,7 @@ public sealed class ApiContractTests(EngineHost host) : IClassFixture<EngineHost
     [InlineData("""{"model":"strawberry-tiny","messages":[{"role":"robot","content":"hi"}]}""", "messages[0].role")]
     [InlineData("""{"model":"strawberry-tiny","messages":[]}""", "messages")]
     [InlineData("""{"model":"strawberry-tiny","training_file":"file-x","suffix":7}""", "suffix", "v1/fine_tuning/jobs")]
-    [InlineData("""{"model":"strawberry-tiny","training_file":"file-x","method":{"type":"dpo"}}""", "method.type", "v1/fine_tuning/jobs")]
+    [InlineData("""{"model":"strawberry-tiny","training_file":"file-x","method":{"type":"reinforcement"}}""", "method.type", "v1/fine_tuning/jobs")]
     [InlineData("""{"model":"strawberry-tiny","training_file":"file-x","hyperparameters":{"n_epochs":"many"}}""", "n_epochs", "v1/fine_tuning/jobs")]
     [InlineData("""{"model":7,"training_file":"file-x"}""", "model", "v1/fine_tuning/jobs")]
     public async Task Chat_BadParameter_400InOpenAiShape(string body, string param, string path = "v1/chat/completions")

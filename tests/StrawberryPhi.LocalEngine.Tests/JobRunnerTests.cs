@@ -283,6 +283,51 @@ public sealed class JobRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task Dpo_PreferencePairs_LossFallsFromLn2AndTheChosenAnswersWin()
+    {
+        // The preferred answer is the right sum; the other is off by one.
+        var pairs = Enumerable.Range(0, 24).Select(i => JsonSerializer.Serialize(new
+        {
+            input = new { messages = new[] { new { role = "user", content = $"{i}+{i % 5}=" } } },
+            preferred_output = new[] { new { role = "assistant", content = $"{i + i % 5}" } },
+            non_preferred_output = new[] { new { role = "assistant", content = $"{i + i % 5 + 1}" } },
+        }));
+        var job = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(pairs), Seed: 4, NEpochs: 4, BatchSize: 8, Method: "dpo", Beta: 0.5));
+
+        var done = await Finished(job.Id).Task.WaitAsync(Timeout);
+
+        Assert.True(done.Status == JobStatus.Succeeded, done.Error?.Message);
+        Assert.Equal(("dpo", 0.5), (done.Method, done.Hyperparameters.Beta));
+        var steps = _store.ListEvents(job.Id).Where(e => e.Type == "metrics").Reverse().Select(e => e.Data!).ToList();
+        Assert.Equal(12, steps.Count);
+        // At the first step the model is its reference: every margin is 0 and the loss is exactly −log σ(0) = ln 2.
+        Assert.Equal(Math.Log(2), steps[0]["train_loss"], 3);
+        Assert.True(steps[^1]["train_loss"] < steps[0]["train_loss"] - 0.05, $"loss {steps[0]["train_loss"]} → {steps[^1]["train_loss"]}");
+        Assert.True(steps[^1]["train_mean_token_accuracy"] > 0.5, $"the chosen answer won in {steps[^1]["train_mean_token_accuracy"]:P0} of the last batch's pairs");
+    }
+
+    [Theory]
+    [InlineData("dpo", false, "The dpo method trains on preference pairs")]
+    [InlineData("supervised", true, "they train with the dpo method")]
+    public async Task Method_DataOfTheOtherKind_FailsSayingWhichMethodFits(string method, bool preference, string message)
+    {
+        var lines = preference
+            ? Enumerable.Range(0, 10).Select(i => JsonSerializer.Serialize(new
+            {
+                input = new { messages = new[] { new { role = "user", content = $"{i}?" } } },
+                preferred_output = new[] { new { role = "assistant", content = "yes" } },
+                non_preferred_output = new[] { new { role = "assistant", content = "no" } },
+            }))
+            : ArithmeticLines(10);
+        var job = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(lines), NEpochs: 1, Method: method));
+
+        var done = await Finished(job.Id).Task.WaitAsync(Timeout);
+
+        Assert.Equal(JobStatus.Failed, done.Status);
+        Assert.Contains(message, done.Error!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Pause_QueuedJob_WaitsUntilResumed()
     {
         var blocker = _runner.Create(new CreateJobRequest("strawberry-tiny", Upload(ArithmeticLines(200)), NEpochs: 50, BatchSize: 4));

@@ -52,6 +52,13 @@ public sealed class OpenApiContractTests(EngineHost host) : IClassFixture<Engine
         await Call(http, HttpMethod.Get, $"fine_tuning/jobs/{job}/checkpoints");
         await Call(http, HttpMethod.Get, "fine_tuning/jobs/ftjob-missing"); // 404
         await Call(http, HttpMethod.Post, "fine_tuning/jobs", Job("file-missing", 1, null)); // 400
+        var pairs = await Upload(http, "pairs.jsonl", string.Join("\n", Enumerable.Range(0, 10).Select(i =>
+            $$"""{"input": {"messages": [{"role": "user", "content": "{{i}}?"}]}, "preferred_output": [{"role": "assistant", "content": "yes"}], "non_preferred_output": [{"role": "assistant", "content": "no"}]}""")) + "\n");
+        var dpo = Job(pairs, epochs: 1, suffix: null);
+        dpo["method"] = new JsonObject { ["type"] = "dpo", ["dpo"] = new JsonObject { ["hyperparameters"] = new JsonObject { ["beta"] = 0.2, ["n_epochs"] = 1 } } };
+        var dpoJob = (await Call(http, HttpMethod.Post, "fine_tuning/jobs", dpo))!;
+        Assert.Equal(0.2, dpoJob["method"]!["dpo"]!["hyperparameters"]!["beta"]!.GetValue<double>());
+        await host.Engine.WaitForAsync(dpoJob["id"]!.GetValue<string>(), j => JobStatus.IsFinal(j.Status), Timeout);
 
         // Chat with a fine-tune, log probabilities included, and streamed.
         var chat = new JsonObject

@@ -74,14 +74,15 @@ internal static class FineTuningApi
             ?? throw new BadRequestException("The request body must be a JSON object.", null);
         string Required(string name) => Optional(body, name) ?? throw new BadRequestException($"'{name}' is required.", name, "missing_required_parameter");
         var hyper = body["hyperparameters"] as JsonObject; // deprecated top-level form
+        var methodType = "supervised";
         if (body["method"] is JsonObject method)
         {
-            var type = Optional(method, "type");
-            if (type != "supervised")
+            methodType = Optional(method, "type") ?? "supervised";
+            if (methodType is not ("supervised" or "dpo"))
             {
-                throw new BadRequestException($"The local engine supports the supervised method only; got '{type}'.", "method.type", "unsupported_method");
+                throw new BadRequestException($"The local engine trains the supervised and dpo methods; got '{methodType}'.", "method.type", "unsupported_method");
             }
-            hyper = (method["supervised"] as JsonObject)?["hyperparameters"] as JsonObject ?? hyper;
+            hyper = (method[methodType] as JsonObject)?["hyperparameters"] as JsonObject ?? hyper;
         }
         var metadata = body["metadata"] is JsonObject meta ? meta.ToDictionary(p => p.Key, p => p.Value?.ToString() ?? "") : null;
         if (metadata is { Count: > 16 } || metadata?.Any(p => p.Key.Length > 64 || p.Value.Length > 512) == true)
@@ -91,7 +92,7 @@ internal static class FineTuningApi
         var job = engine.Runner.Create(new CreateJobRequest(
             Required("model"), Required("training_file"), Optional(body, "validation_file"), Optional(body, "suffix"),
             (int?)AutoOrNumber(body, "seed"), (int?)AutoOrNumber(hyper, "n_epochs"), (int?)AutoOrNumber(hyper, "batch_size"),
-            AutoOrNumber(hyper, "learning_rate_multiplier"), metadata));
+            AutoOrNumber(hyper, "learning_rate_multiplier"), metadata, methodType, AutoOrNumber(hyper, "beta")));
         return Results.Json(JobJson(job), Json);
     }
 
@@ -198,6 +199,9 @@ internal static class FineTuningApi
             batch_size = Value(job.Hyperparameters.BatchSize),
             learning_rate_multiplier = Value(job.Hyperparameters.LearningRateMultiplier),
         };
+        object method = job.Method == "dpo"
+            ? new { type = "dpo", dpo = new { hyperparameters = new { hyperparameters.n_epochs, hyperparameters.batch_size, hyperparameters.learning_rate_multiplier, beta = Value(job.Hyperparameters.Beta) } } }
+            : new { type = "supervised", supervised = new { hyperparameters } };
         return new
         {
             id = job.Id, @object = "fine_tuning.job", created_at = job.CreatedAt,
@@ -207,7 +211,7 @@ internal static class FineTuningApi
             trained_tokens = job.TrainedTokens is { } t ? (int?)Math.Min(int.MaxValue, t) : null,
             training_file = job.TrainingFile, validation_file = job.ValidationFile, integrations = Array.Empty<object>(),
             estimated_finish = (long?)null, user_provided_suffix = job.Suffix,
-            method = new { type = "supervised", supervised = new { hyperparameters } },
+            method,
             metadata = job.Metadata,
         };
     }

@@ -31,6 +31,9 @@ public sealed class FineTuningJob
     public string? Suffix { get; init; }
     public required int Seed { get; init; }
 
+    /// <summary>supervised (chat examples) or dpo (preference pairs).</summary>
+    public string Method { get; init; } = "supervised";
+
     /// <summary>As asked for (0 = auto) until the job starts, then as resolved for its file (see <see cref="ResolveHyperparameters"/>).</summary>
     public required Hyperparameters Hyperparameters { get; init; }
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
@@ -61,7 +64,7 @@ public sealed class FineTuningJob
         }
         return new FineTuningJob
         {
-            Id = Id, Model = Model, TrainingFile = TrainingFile, ValidationFile = ValidationFile, Suffix = Suffix, Seed = Seed,
+            Id = Id, Model = Model, TrainingFile = TrainingFile, ValidationFile = ValidationFile, Suffix = Suffix, Seed = Seed, Method = Method,
             Hyperparameters = resolved, Metadata = Metadata, CreatedAt = CreatedAt, Status = Status,
         };
     }

@@ -8,7 +8,8 @@ namespace StrawberryPhi.LocalEngine.Engine;
 /// <summary>What a caller asks for; null hyperparameters mean "auto".</summary>
 public sealed record CreateJobRequest(
     string Model, string TrainingFile, string? ValidationFile = null, string? Suffix = null, int? Seed = null,
-    int? NEpochs = null, int? BatchSize = null, double? LearningRateMultiplier = null, IReadOnlyDictionary<string, string>? Metadata = null);
+    int? NEpochs = null, int? BatchSize = null, double? LearningRateMultiplier = null, IReadOnlyDictionary<string, string>? Metadata = null,
+    string Method = "supervised", double? Beta = null);
 
 /// <summary>A request the engine refuses, with the parameter at fault (the API maps it to a 400).</summary>
 public sealed class EngineRequestException(string message, string? param, string code = "invalid_request") : Exception(message)
@@ -100,6 +101,14 @@ public sealed class JobRunner : IDisposable
         {
             throw new EngineRequestException("seed must be 0 to 2147483647.", "seed");
         }
+        if (request.Method is not ("supervised" or "dpo"))
+        {
+            throw new EngineRequestException($"The local engine trains the supervised and dpo methods; got '{request.Method}'.", "method.type", "unsupported_method");
+        }
+        if (request.Beta is <= 0 or > 2 || (request.Beta is not null && request.Method != "dpo"))
+        {
+            throw new EngineRequestException(request.Method == "dpo" ? "beta must be 'auto' or greater than 0 and at most 2." : "beta is a hyperparameter of the dpo method only.", "beta");
+        }
         var job = new FineTuningJob
         {
             Id = _store.NewId("ftjob-"),
@@ -108,8 +117,9 @@ public sealed class JobRunner : IDisposable
             ValidationFile = request.ValidationFile,
             Suffix = request.Suffix,
             Seed = request.Seed ?? Random.Shared.Next(),
+            Method = request.Method,
             // Resolved when the file is read ("auto" depends on its size); 0 marks auto until then.
-            Hyperparameters = new Hyperparameters(request.NEpochs ?? 0, request.BatchSize ?? 0, request.LearningRateMultiplier ?? 0),
+            Hyperparameters = new Hyperparameters(request.NEpochs ?? 0, request.BatchSize ?? 0, request.LearningRateMultiplier ?? 0, request.Beta ?? 0),
             Metadata = request.Metadata,
             CreatedAt = Now,
         };
@@ -236,16 +246,14 @@ public sealed class JobRunner : IDisposable
 
     private void Process(FineTuningJob job, CancellationTokenSource cancel)
     {
-        List<EncodedExample> examples;
         try
         {
-            List<EncodedExample>? validation = null;
             if (job.Status == JobStatus.ValidatingFiles)
             {
-                examples = Validate(job, job.TrainingFile, "training_file");
+                Validate(job, job.TrainingFile, "training_file");
                 if (job.ValidationFile is { } validationFile && job.Status != JobStatus.Failed)
                 {
-                    validation = Validate(job, validationFile, "validation_file");
+                    Validate(job, validationFile, "validation_file");
                 }
                 if (job.Status == JobStatus.Failed)
                 {
@@ -254,12 +262,16 @@ public sealed class JobRunner : IDisposable
                 job.MarkQueued();
                 Save(job, "info", "Files validated, moving job to queued state.");
             }
+            if (job.Method == "dpo")
+            {
+                TrainPreference(job, ReadPairs(_store.FileContentPath(job.TrainingFile)),
+                    job.ValidationFile is { } held ? ReadPairs(_store.FileContentPath(held)) : null, cancel.Token);
+            }
             else
             {
-                examples = ReadExamples(_store.FileContentPath(job.TrainingFile));
-                validation = job.ValidationFile is { } file ? ReadExamples(_store.FileContentPath(file)) : null;
+                Train(job, ReadExamples(_store.FileContentPath(job.TrainingFile)),
+                    job.ValidationFile is { } held ? ReadExamples(_store.FileContentPath(held)) : null, cancel.Token);
             }
-            Train(job, examples, validation, cancel.Token);
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
@@ -305,16 +317,20 @@ public sealed class JobRunner : IDisposable
     }
 
     /// <param name="param">training_file or validation_file: named in the error when the file is bad.</param>
-    private List<EncodedExample> Validate(FineTuningJob job, string fileId, string param)
+    private void Validate(FineTuningJob job, string fileId, string param)
     {
         var what = param == "training_file" ? "training" : "validation";
         _store.AddEvent(job.Id, "info", $"Validating {what} file: {fileId}", Now);
         var path = _store.FileContentPath(fileId);
         var report = DatasetValidator.ValidateFile(path, new ValidationOptions { Threads = 1 });
         var error = report.Issues.FirstOrDefault(i => i.Severity == Severity.Error);
-        if (error is null && report.Kind == DatasetKind.Preference)
+        if (error is null && report.Kind == DatasetKind.Preference && job.Method != "dpo")
         {
-            error = new Issue(0, "$", Severity.Error, "unsupported_method", "The local engine trains supervised (chat) data only; this file holds preference pairs.");
+            error = new Issue(0, "$", Severity.Error, "unsupported_method", "This file holds preference pairs: they train with the dpo method, not supervised.");
+        }
+        else if (error is null && report.Kind != DatasetKind.Preference && job.Method == "dpo")
+        {
+            error = new Issue(0, "$", Severity.Error, "unsupported_method", "The dpo method trains on preference pairs (input, preferred_output, non_preferred_output); this file holds chat examples.");
         }
         if (error is not null)
         {
@@ -322,41 +338,58 @@ public sealed class JobRunner : IDisposable
             job.MarkFailed(new JobError($"invalid_{param}",
                 $"The {what} file {fileId} has {report.Errors} error(s); the first: {where}{error.Message} ({error.Code}).", param), Now);
             Save(job, "error", job.Error!.Message);
-            return [];
         }
-        return ReadExamples(path);
     }
 
     private void Train(FineTuningJob job, List<EncodedExample> examples, List<EncodedExample>? validation, CancellationToken cancellationToken)
     {
-        var auto = job.Hyperparameters;
-        var hyperparameters = new Hyperparameters(
-            auto.NEpochs > 0 ? auto.NEpochs : FineTuneEstimator.RecommendedEpochs(examples.Count),
-            auto.BatchSize > 0 ? auto.BatchSize : Math.Clamp((int)Math.Ceiling(examples.Count * 0.002), 1, 256),
-            auto.LearningRateMultiplier > 0 ? auto.LearningRateMultiplier : 1.0);
-        job = job.ResolveHyperparameters(hyperparameters);
-        var resume = _store.GetResumeState(job.Id);
-        using var model = resume is { } state ? SafeTensors.Load(state.Model)
-            : _store.GetModel(job.Model) is { File: { } file } ? SafeTensors.Load(file) : new GptModel(ModelSize.Find(job.Model)!);
-        var baseName = model.Size.Name;
+        var run = Prepare(job, examples.Count);
+        using var model = run.Model;
         var context = model.Size.Context;
-        var training = FitToContext(job, examples, context, "training");
-        var held = validation is null ? null : FitToContext(job, validation, context, "validation");
-        if (training.Count == 0)
+        var training = FitToContext(run.Job, examples, context, "training");
+        var held = validation is null ? null : FitToContext(run.Job, validation, context, "validation");
+        if (!Started(run, training.Count, examples.Count))
         {
-            // Reporting a loss over no token would be a loss that never happened: the job fails instead.
-            job.MarkFailed(new JobError("no_trainable_tokens",
-                $"None of the {Plural.Of(examples.Count, "training example")} keeps a trained token within {baseName}'s {context}-token context " +
-                "(or none has an assistant message with weight 1), so there is nothing to train on.", "training_file"), Now);
-            Save(job, "error", job.Error!.Message);
             return;
         }
-        examples = training;
-        validation = held is { Count: > 0 } ? held : null;
-        job.MarkRunning();
-        Save(job, "info", resume is { Step: > 0 } r ? $"Fine-tuning job continues from step {r.Step}." : "Fine-tuning job started.");
+        var callbacks = Callbacks(run);
+        Trainer.Train(model, training, run.Options, callbacks.OnStep, callbacks.OnEpoch, held is { Count: > 0 } ? held : null, callbacks.SaveState, cancellationToken);
+        Finish(run, training.Sum(e => (long)Math.Min(e.Tokens.Length, context)));
+    }
 
-        var name = $"ft:{baseName}:local:{job.Suffix ?? ""}:{job.Id}";
+    /// <summary>DPO: the pairs train against a frozen copy of the model the job starts from (its reference).</summary>
+    private void TrainPreference(FineTuningJob job, List<PreferencePair> pairs, List<PreferencePair>? validation, CancellationToken cancellationToken)
+    {
+        var run = Prepare(job, pairs.Count);
+        using var model = run.Model;
+        using var reference = LoadBase(run.Job);
+        var context = model.Size.Context;
+        var training = FitToContext(run.Job, pairs, context, "training");
+        var held = validation is null ? null : FitToContext(run.Job, validation, context, "validation");
+        if (!Started(run, training.Count, pairs.Count))
+        {
+            return;
+        }
+        var callbacks = Callbacks(run);
+        Trainer.TrainPreference(model, reference, training, run.Options, run.Hyperparameters.Beta, callbacks.OnStep, callbacks.OnEpoch,
+            held is { Count: > 0 } ? held : null, callbacks.SaveState, cancellationToken);
+        Finish(run, training.Sum(p => (long)Math.Min(p.Chosen.Tokens.Length, context) + Math.Min(p.Rejected.Tokens.Length, context)));
+    }
+
+    /// <summary>A job about to train: its hyperparameters resolved, its model loaded (from its saved state when resuming).</summary>
+    private sealed record TrainingRun(FineTuningJob Job, Hyperparameters Hyperparameters, GptModel Model, int StartStep, TrainingOptions Options, string Name);
+
+    private TrainingRun Prepare(FineTuningJob job, int count)
+    {
+        var auto = job.Hyperparameters;
+        var hyperparameters = new Hyperparameters(
+            auto.NEpochs > 0 ? auto.NEpochs : FineTuneEstimator.RecommendedEpochs(count),
+            auto.BatchSize > 0 ? auto.BatchSize : Math.Clamp((int)Math.Ceiling(count * 0.002), 1, 256),
+            auto.LearningRateMultiplier > 0 ? auto.LearningRateMultiplier : 1.0,
+            job.Method == "dpo" ? (auto.Beta > 0 ? auto.Beta : Trainer.DefaultBeta) : 0);
+        job = job.ResolveHyperparameters(hyperparameters);
+        var resume = _store.GetResumeState(job.Id);
+        var model = resume is { } state ? SafeTensors.Load(state.Model) : LoadBase(job);
         var options = new TrainingOptions
         {
             Epochs = hyperparameters.NEpochs,
@@ -367,30 +400,60 @@ public sealed class JobRunner : IDisposable
             StartStep = resume?.Step ?? 0,
             OptimizerState = resume?.Optimizer,
         };
+        return new TrainingRun(job, hyperparameters, model, options.StartStep, options, $"ft:{model.Size.Name}:local:{job.Suffix ?? ""}:{job.Id}");
+    }
+
+    /// <summary>The model a job starts from: a base size, or a fine-tune (or checkpoint) of this engine.</summary>
+    private GptModel LoadBase(FineTuningJob job) =>
+        _store.GetModel(job.Model) is { File: { } file } ? SafeTensors.Load(file) : new GptModel(ModelSize.Find(job.Model)!);
+
+    /// <summary>Marks the job running, or fails it when nothing is left to train on (a loss over no token never happened).</summary>
+    private bool Started(TrainingRun run, int trainable, int given)
+    {
+        var job = run.Job;
+        if (trainable == 0)
+        {
+            job.MarkFailed(new JobError("no_trainable_tokens",
+                $"None of the {Plural.Of(given, "training example")} keeps a trained token within {run.Model.Size.Name}'s {run.Model.Size.Context}-token context " +
+                "(or none has an assistant message with weight 1), so there is nothing to train on.", "training_file"), Now);
+            Save(job, "error", job.Error!.Message);
+            return false;
+        }
+        job.MarkRunning();
+        Save(job, "info", run.StartStep > 0 ? $"Fine-tuning job continues from step {run.StartStep}." : "Fine-tuning job started.");
+        return true;
+    }
+
+    /// <summary>What training reports: a metrics event per step, a checkpoint (a servable model) per epoch, the resume state.</summary>
+    private (Action<TrainingStep> OnStep, Action<int, int> OnEpoch, Action<Action<string>, int> SaveState) Callbacks(TrainingRun run)
+    {
+        var (job, model) = (run.Job, run.Model);
         TrainingStep? last = null;
-        var tokensPerEpoch = examples.Sum(e => (long)Math.Min(e.Tokens.Length, context));
-        Trainer.Train(model, examples, options, step =>
+        return (step =>
         {
             last = step;
             _store.AddEvent(job.Id, "info", $"Step {step.Step}/{step.TotalSteps}: training loss={step.TrainLoss:F4}"
                 + (step.ValidLoss is { } v ? $", validation loss={v:F4}" : ""), Now, Metrics(step, withTotal: true));
         }, (epoch, step) =>
         {
-            var checkpointName = $"{name}:ckpt-step-{step}";
+            var checkpointName = $"{run.Name}:ckpt-step-{step}";
             var path = _store.ModelFilePath($"{job.Id}-step-{step}");
             SafeTensors.Save(model, path, new Dictionary<string, string> { ["job"] = job.Id, ["step"] = step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-            _store.AddModel(new EngineModel(checkpointName, Now, OwnedBy, baseName, path));
+            _store.AddModel(new EngineModel(checkpointName, Now, OwnedBy, model.Size.Name, path));
             _store.AddCheckpoint(new JobCheckpoint(_store.NewId("ftckpt-"), Now, checkpointName, step, Metrics(last!, withTotal: false), job.Id));
             _store.AddEvent(job.Id, "info", $"Checkpoint created at step {step} (epoch {epoch}).", Now);
-        }, validation, (writeOptimizer, step) =>
-            _store.SaveResumeState(job.Id, step, writeOptimizer, path => SafeTensors.Save(model, path, new Dictionary<string, string> { ["job"] = job.Id })),
-            cancellationToken);
+        }, (writeOptimizer, step) =>
+            _store.SaveResumeState(job.Id, step, writeOptimizer, path => SafeTensors.Save(model, path, new Dictionary<string, string> { ["job"] = job.Id })));
+    }
 
+    private void Finish(TrainingRun run, long tokensPerEpoch)
+    {
+        var job = run.Job;
         var finalPath = _store.ModelFilePath(job.Id);
-        SafeTensors.Save(model, finalPath, new Dictionary<string, string> { ["job"] = job.Id });
-        _store.AddModel(new EngineModel(name, Now, OwnedBy, baseName, finalPath));
-        _store.AddEvent(job.Id, "info", $"New fine-tuned model created: {name}", Now);
-        job.MarkSucceeded(name, tokensPerEpoch * hyperparameters.NEpochs, Now);
+        SafeTensors.Save(run.Model, finalPath, new Dictionary<string, string> { ["job"] = job.Id });
+        _store.AddModel(new EngineModel(run.Name, Now, OwnedBy, run.Model.Size.Name, finalPath));
+        _store.AddEvent(job.Id, "info", $"New fine-tuned model created: {run.Name}", Now);
+        job.MarkSucceeded(run.Name, tokensPerEpoch * run.Hyperparameters.NEpochs, Now);
         job.AddResultFile(WriteResultFile(job.Id).Id);
         _store.DeleteResumeState(job.Id);
         Save(job, "info", "The job has successfully completed.");
@@ -451,6 +514,18 @@ public sealed class JobRunner : IDisposable
         return _store.AddFile(content, "step_metrics.csv", "fine-tune-results", Now);
     }
 
+    /// <summary>Pairs cut to the context like examples: a pair stays only when both of its answers keep a trained token.</summary>
+    private List<PreferencePair> FitToContext(FineTuningJob job, List<PreferencePair> pairs, int context, string what)
+    {
+        var fitted = pairs.Select(p => (Chosen: ChatEncoder.FitToContext(p.Chosen, context), Rejected: ChatEncoder.FitToContext(p.Rejected, context)))
+            .Where(p => p.Chosen is not null && p.Rejected is not null).Select(p => new PreferencePair(p.Chosen!, p.Rejected!)).ToList();
+        if (fitted.Count < pairs.Count)
+        {
+            _store.AddEvent(job.Id, "warn", $"{Plural.Of(pairs.Count - fitted.Count, what + " pair")} had an answer with no trained token within the {context}-token context and {Plural.Was(pairs.Count - fitted.Count)} left out.", Now);
+        }
+        return fitted;
+    }
+
     private static Dictionary<string, double> Metrics(TrainingStep step, bool withTotal)
     {
         var metrics = new Dictionary<string, double>
@@ -473,6 +548,8 @@ public sealed class JobRunner : IDisposable
 
     /// <summary>Reads chat examples (messages with role, content and weight) from a validated JSONL file.</summary>
     internal static List<EncodedExample> ReadExamples(string path) => [.. TrainingFile.Encode(path)];
+
+    internal static List<PreferencePair> ReadPairs(string path) => [.. TrainingFile.EncodePreferences(path)];
 
     private void Save(FineTuningJob job, string level, string message)
     {

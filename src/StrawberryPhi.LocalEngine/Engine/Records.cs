@@ -14,7 +14,8 @@ public sealed record EngineUpload(string Id, long Bytes, long CreatedAt, string 
 
 public sealed record JobError(string Code, string Message, string? Param);
 
-public sealed record Hyperparameters(int NEpochs, int BatchSize, double LearningRateMultiplier);
+/// <param name="Beta">DPO's beta (0 = auto until resolved; unused by supervised jobs).</param>
+public sealed record Hyperparameters(int NEpochs, int BatchSize, double LearningRateMultiplier, double Beta = 0);
 
 /// <summary>An event of a job: a message, or the metrics of one step.</summary>
 public sealed record JobEvent(string Id, long CreatedAt, string Level, string Message, string Type, IReadOnlyDictionary<string, double>? Data)

@@ -22,17 +22,39 @@ public static class TrainingFile
                 continue;
             }
             using var document = JsonDocument.Parse(line);
-            var messages = new List<ChatMessage>();
-            foreach (var message in document.RootElement.GetProperty("messages").EnumerateArray())
-            {
-                var role = message.GetProperty("role").GetString()!;
-                var content = message.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
-                var trained = !message.TryGetProperty("weight", out var w) || w.GetInt32() != 0;
-                messages.Add(new ChatMessage(role == "function" ? "tool" : role, content, trained));
-            }
-            yield return ChatEncoder.EncodeForTraining(messages, EngineVocabulary.Default);
+            yield return ChatEncoder.EncodeForTraining(Messages(document.RootElement.GetProperty("messages")), EngineVocabulary.Default);
         }
     }
+
+    /// <summary>
+    /// Encodes a validated preference JSONL file (input.messages, preferred_output, non_preferred_output): each pair is
+    /// the same prompt with either answer, trained on that answer only.
+    /// </summary>
+    public static IEnumerable<PreferencePair> EncodePreferences(string path, CancellationToken cancellationToken = default)
+    {
+        foreach (var line in File.ReadLines(path))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+            using var document = JsonDocument.Parse(line);
+            var root = document.RootElement;
+            var prompt = Messages(root.GetProperty("input").GetProperty("messages"));
+            var chosen = Messages(root.GetProperty("preferred_output"));
+            var rejected = Messages(root.GetProperty("non_preferred_output"));
+            yield return new PreferencePair(
+                ChatEncoder.EncodeForTraining([.. prompt, .. chosen], EngineVocabulary.Default),
+                ChatEncoder.EncodeForTraining([.. prompt, .. rejected], EngineVocabulary.Default));
+        }
+    }
+
+    private static List<ChatMessage> Messages(JsonElement array) =>
+        [.. array.EnumerateArray().Select(m => new ChatMessage(
+            m.GetProperty("role").GetString() is "function" ? "tool" : m.GetProperty("role").GetString()!,
+            m.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "",
+            !m.TryGetProperty("weight", out var w) || w.GetInt32() != 0))];
 
     /// <summary>
     /// For every local base, how many examples exceed its context and how many would keep nothing to train on: the

@@ -193,7 +193,7 @@ public sealed class ProviderConnectionService(
             var bases = listed.Where(m => !m.Id.StartsWith("ft:", StringComparison.Ordinal))
                 .Select(m => row.Kind == ProviderKind.Custom && catalog.Find(m.Id) is { } known
                     ? FromCatalog(known) with { Id = m.Id }
-                    : new FineTunableModel(m.Id, null, row.Kind == ProviderKind.Local ? 0m : null, m.ShutdownDate, row.Kind == ProviderKind.Local ? ["supervised"] : [], [],
+                    : new FineTunableModel(m.Id, null, row.Kind == ProviderKind.Local ? 0m : null, m.ShutdownDate, row.Kind == ProviderKind.Local ? ["supervised", "dpo"] : [], [],
                         ShutDown: m.ShutdownDate is { } date && date <= today))
                 .ToList();
             var note = row.Kind == ProviderKind.Local

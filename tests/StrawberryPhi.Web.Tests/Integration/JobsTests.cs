@@ -246,6 +246,36 @@ public sealed class JobsTests(StudioHost host) : IClassFixture<StudioHost>
         Assert.True(running.Step > pausedAt);
     }
 
+    [Fact]
+    public async Task Create_DpoOnPreferencePairs_TrainsOnTheLocalEngineWithBeta()
+    {
+        var path = Path.Combine(host.DataDirectory, "jobs-pairs.jsonl");
+        await File.WriteAllLinesAsync(path, Enumerable.Range(0, 12).Select(i => System.Text.Json.JsonSerializer.Serialize(new
+        {
+            input = new { messages = new[] { new { role = "user", content = $"{i}+1=" } } },
+            preferred_output = new[] { new { role = "assistant", content = $"{i + 1}" } },
+            non_preferred_output = new[] { new { role = "assistant", content = $"{i + 2}" } },
+        })));
+        var dataset = await host.UploadAsync(path);
+        var detail = await host.WaitValidatedAsync(dataset.Id);
+        Assert.Equal(0, detail.Summary.Errors);
+        var supervised = Input(await LocalIdAsync(), dataset.Id, 1);
+        var check = await host.Service<JobService>().CheckAsync(supervised, CancellationToken.None);
+        Assert.Contains(check.Problems, p => p.Field == "trainingDatasetId" && p.Message.Contains("DPO method", StringComparison.Ordinal));
+        Assert.Contains("dpo", check.Methods);
+        var dpo = supervised with
+        {
+            Method = new JsonObject { ["type"] = "dpo", ["dpo"] = new JsonObject { ["hyperparameters"] = new JsonObject { ["beta"] = 0.3, ["n_epochs"] = 2, ["batch_size"] = 4 } } },
+        };
+
+        var (job, _) = await host.Service<JobService>().CreateAsync(dpo, null, CancellationToken.None);
+        var done = await WaitAsync(job.Id, j => j.IsFinal);
+
+        Assert.True(done.Status == JobStatuses.Succeeded, done.Error?.Message);
+        Assert.Equal(("dpo", "0.3"), (done.Method, done.Hyperparameters["beta"]));
+        Assert.Equal(6, (await host.Service<JobService>().MetricsAsync(job.Id, CancellationToken.None)).Count);
+    }
+
     [Theory]
     [InlineData("n_epochs", "0", "Epochs must be 1 to 50")]
     [InlineData("batch_size", "300", "Batch size must be 1 to 256")]
