@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.Playwright;
+using StrawberryPhi.Web.Data;
+using StrawberryPhi.Web.Jobs;
+using StrawberryPhi.Web.Providers;
+using static Microsoft.Playwright.Assertions;
+
+namespace StrawberryPhi.Web.Tests.EndToEnd;
+
+/// <summary>Fine-tuning jobs in a real browser: created in the form, watched live without a reload, cancelled, notified.</summary>
+public sealed class JobsFlowTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
+{
+    static JobsFlowTests() => SetDefaultExpectTimeout(60_000);
+
+    private StudioHost Studio => browser.Studio;
+
+    private static async Task GoAsync(IPage page, string path)
+    {
+        await page.GotoAsync(path);
+        await Expect(page.Locator(".mud-layout[data-interactive=true]")).ToHaveCountAsync(1);
+    }
+
+    [Fact]
+    public async Task CreateInTheForm_StatusAndChartMoveWithoutAReload_ThenTheNotification()
+    {
+        var dataset = await DatasetAsync("e2e-train.jsonl", 60);
+        var page = await browser.NewPageAsync();
+        await GoAsync(page, $"jobs/new?dataset={dataset}");
+        await Expect(page.Locator("[data-testid=job-estimate]")).ToContainTextAsync("60");
+        await page.FillAsync("[data-testid=hyper-n_epochs]", "30");
+        await page.FillAsync("[data-testid=hyper-batch_size]", "4");
+        await page.Keyboard.PressAsync("Tab");
+        await Expect(page.Locator("[data-testid=billed-tokens]")).Not.ToHaveTextAsync("");
+        await Expect(page.Locator("[data-testid=job-submit]")).ToBeEnabledAsync();
+
+        await page.ClickAsync("[data-testid=job-submit]");
+
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/jobs/[0-9a-f-]{36}$"));
+        await page.EvaluateAsync("() => window.__stayed = true"); // gone if the page reloads
+        var chart = page.Locator("[data-testid=metrics-chart]");
+        await Expect(chart.Locator("canvas")).ToHaveCountAsync(1);
+        await Expect(page.Locator("[data-testid=job-status]").First).ToHaveTextAsync("running");
+        var first = int.Parse(await chart.GetAttributeAsync("data-points") ?? "0", CultureInfo.InvariantCulture);
+        await Expect(chart).Not.ToHaveAttributeAsync("data-points", first.ToString(CultureInfo.InvariantCulture)); // more points arrived
+        await Expect(page.Locator("[data-testid=job-status]").First).ToHaveTextAsync("succeeded");
+        await Expect(page.Locator("[data-testid=copy-model]")).ToBeVisibleAsync();
+        Assert.True(await page.EvaluateAsync<bool>("() => window.__stayed === true"), "the page reloaded");
+
+        // The ending is told: a toast and the bell's list.
+        await Expect(page.Locator(".mud-snackbar")).ToContainTextAsync("Fine-tuning succeeded");
+        await Expect(page.Locator("[data-testid=notification-count] .mud-badge")).ToBeVisibleAsync();
+        await page.GetByRole(AriaRole.Button, new() { NameRegex = new System.Text.RegularExpressions.Regex("^Notifications \\([1-9][0-9]* unread\\)$") }).ClickAsync();
+        await Expect(page.Locator("[data-testid=notification]").First).ToContainTextAsync("Fine-tuning succeeded");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task CancelAnotherJob_AsksFirst_ThenCancelled()
+    {
+        var dataset = await DatasetAsync("e2e-cancel.jsonl", 60);
+        var local = (await Studio.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
+        var method = new JsonObject { ["type"] = "supervised", ["supervised"] = new JsonObject { ["hyperparameters"] = new JsonObject { ["n_epochs"] = 50, ["batch_size"] = 4 } } };
+        var (job, _) = await Studio.Service<JobService>().CreateAsync(new JobInput(local.Id, "strawberry-tiny", dataset, Method: method, Suffix: "to-cancel"), null, CancellationToken.None);
+        var page = await browser.NewPageAsync();
+        await GoAsync(page, $"jobs/{job.Id}");
+        await Expect(page.Locator("[data-testid=job-status]").First).ToHaveTextAsync("running");
+
+        await page.ClickAsync("[data-testid=cancel-job]");
+        var dialog = page.Locator(".mud-dialog");
+        await Expect(dialog).ToContainTextAsync("Cancel this job?");
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Cancel the job" }).ClickAsync();
+
+        await Expect(page.Locator("[data-testid=job-status]").First).ToHaveTextAsync("cancelled");
+        await Expect(page.Locator("[data-testid=cancel-job]")).ToHaveCountAsync(0);
+        await GoAsync(page, "jobs");
+        await Expect(page.Locator("[data-testid=job-table]")).ToContainTextAsync("to-cancel");
+        await page.Context.CloseAsync();
+    }
+
+    private async Task<Guid> DatasetAsync(string name, int examples)
+    {
+        var path = Path.Combine(Studio.DataDirectory, name);
+        await File.WriteAllLinesAsync(path, Enumerable.Range(0, examples).Select(i =>
+            $$"""{"messages": [{"role": "user", "content": "{{i}}+{{i % 9}}="}, {"role": "assistant", "content": "{{(i + i % 9).ToString(CultureInfo.InvariantCulture)}}"}]}"""));
+        var dataset = await Studio.UploadAsync(path);
+        await Studio.WaitValidatedAsync(dataset.Id);
+        return dataset.Id;
+    }
+}
