@@ -51,3 +51,7 @@ grep -o "Validated dataset.*" "$data.log"
 for page in 0 0 3000 7000; do curl -s -o /dev/null -w "examples page $page: %{time_total} s, %{size_download} bytes\n" "http://127.0.0.1:5181/api/datasets/$id/examples?page=$page&pageSize=20"; done
 for i in 1 2; do curl -s -o /dev/null -w "search zebra: %{time_total} s\n" "http://127.0.0.1:5181/api/datasets/$id/examples?search=zebra"; done
 grep VmHWM /proc/$(pgrep -f "StrawberryPhi.Web.dll --urls http://127.0.0.1:5181" | head -1)/status || true
+
+echo "## jobs (issue 9): the list at 10,000 jobs, a job page with 10,000 metric points, a stored change to an open page"
+command -v chromium >/dev/null || { echo "bench jobs needs Chromium: apt-get install -y chromium"; exit 1; }
+$bench jobs 10000 10000 40

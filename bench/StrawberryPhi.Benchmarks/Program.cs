@@ -7,6 +7,7 @@ using StrawberryPhi.Benchmarks;
 // bench preview FILE [RARE] [COMMON]       line index, random pages and search on FILE (the studio's preview)
 // bench engine [SECONDS]                training and inference tokens/s of each local base model size
 // bench engine-overhead [EXAMPLES] [EPOCHS] [REPEATS]  a whole engine job against the bare training loop
+// bench jobs [JOBS] [POINTS] [SAMPLES]   the studio: jobs list, a job page with many points, change → page latency
 // bench micro [BenchmarkDotNet args]    per-call micro-benchmarks
 switch (args.FirstOrDefault())
 {
@@ -47,6 +48,9 @@ switch (args.FirstOrDefault())
         return 0;
     case "engine-overhead":
         await EngineOverhead.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 800, args.Length > 2 ? int.Parse(args[2]) : 2, args.Length > 3 ? int.Parse(args[3]) : 2);
+        return 0;
+    case "jobs":
+        await JobsScale.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 10_000, args.Length > 2 ? int.Parse(args[2]) : 10_000, args.Length > 3 ? int.Parse(args[3]) : 40);
         return 0;
     case "micro":
         BenchmarkRunner.Run<MicroBenchmarks>(args: args[1..]);
