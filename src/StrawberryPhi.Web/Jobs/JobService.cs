@@ -50,7 +50,7 @@ public sealed partial class JobService(
         }
         else
         {
-            var choices = await ModelChoicesAsync(input.ProviderId, cancellationToken);
+            var choices = await RecentModelChoicesAsync(input.ProviderId, cancellationToken);
             var known = choices.FirstOrDefault(c => c.Id == input.Model);
             var baseId = known?.BaseModel ?? input.Model;
             if (catalog.Find(baseId) is { } model)
@@ -142,6 +142,24 @@ public sealed partial class JobService(
                 price is { } p ? Math.Round(billed * p / 1_000_000m, 2) : null);
         }
         return new JobCheck(problems, warnings, estimate, methods);
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (DateTimeOffset At, IReadOnlyList<ModelChoice> Choices)> _choices = new();
+
+    /// <summary>
+    /// The connection's model choices, kept for a few seconds: the form checks on every change, and listing a
+    /// provider's models on each keystroke would be slow and count against its rate limit.
+    /// </summary>
+    private async Task<IReadOnlyList<ModelChoice>> RecentModelChoicesAsync(Guid providerId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (_choices.TryGetValue(providerId, out var cached) && now - cached.At < TimeSpan.FromSeconds(15))
+        {
+            return cached.Choices;
+        }
+        var choices = await ModelChoicesAsync(providerId, cancellationToken);
+        _choices[providerId] = (now, choices);
+        return choices;
     }
 
     /// <summary>Tokens of one epoch: each example billed up to the model's limit where the report knows it for that limit.</summary>

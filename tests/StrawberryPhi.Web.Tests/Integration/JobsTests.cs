@@ -42,6 +42,11 @@ public sealed class JobsTests(StudioHost host) : IClassFixture<StudioHost>
         Assert.Equal(2, record.Checkpoints.Count);
         Assert.Equal(new JobMetaView(done.Id, done.Status), new JobMetaView(record.Job.Id, record.Job.Status));
 
+        // The result file (the engine's step metrics CSV) was downloaded when the job ended.
+        var result = Assert.Single(record.ResultFiles);
+        Assert.Equal(Assert.Single(Engine.Store.GetJob(done.RemoteId!)!.ResultFiles), result.RemoteId);
+        Assert.StartsWith("step,train_loss", result.Content, StringComparison.Ordinal);
+
         var csv = await api.GetStringAsync($"api/jobs/{created.Id}/metrics.csv");
         var lines = csv.TrimEnd('\n').Split('\n');
         Assert.Equal("step,train_loss,train_mean_token_accuracy,valid_loss,valid_mean_token_accuracy,full_valid_loss,full_valid_mean_token_accuracy,time", lines[0]);
@@ -97,6 +102,65 @@ public sealed class JobsTests(StudioHost host) : IClassFixture<StudioHost>
         {
             host.Faults.Rule = null;
         }
+    }
+
+    [Fact]
+    public async Task Submit_AfterARestartInTheMiddle_AdoptsTheJobTheLostAttemptMade()
+    {
+        // A studio stopped after the create call reached the engine and before it stored the answer: the row is
+        // pending with one attempt counted, and the engine has the job with the row's marker.
+        var dataset = await TrainingDatasetAsync("jobs-restart-submit.jsonl");
+        var jobs = host.Service<JobService>();
+        var (job, _) = await jobs.CreateAsync(Input(await LocalIdAsync(), dataset, epochs: 1), null, CancellationToken.None);
+        var submitted = await WaitAsync(job.Id, j => j.RemoteId is not null || j.IsFinal);
+        var fileId = submitted.TrainingFileId!;
+        var orphanId = Guid.CreateVersion7();
+        var db = host.Service<Microsoft.EntityFrameworkCore.IDbContextFactory<StrawberryPhi.Web.Data.StudioDbContext>>();
+        await using (var context = await db.CreateDbContextAsync())
+        {
+            context.Jobs.Add(new FineTuneJob
+            {
+                Id = orphanId, ProviderId = submitted.ProviderId, Model = "strawberry-tiny", TrainingDatasetId = dataset, TrainingFileId = fileId,
+                MethodType = "supervised", CreatedAt = TimeProvider.System.GetUtcNow().UtcDateTime, SubmitAttempts = 1,
+            });
+            await context.SaveChangesAsync();
+        }
+        var made = Engine.Runner.Create(new LocalEngine.Engine.CreateJobRequest("strawberry-tiny", fileId, NEpochs: 1,
+            Metadata: new Dictionary<string, string> { [FineTuneJob.MarkerKey] = orphanId.ToString() }));
+
+        host.Service<JobSubmitter>().Enqueue(orphanId); // what the start of a studio does with pending rows
+        var adopted = await WaitAsync(orphanId, j => j.RemoteId is not null || j.IsFinal);
+
+        Assert.Equal(made.Id, adopted.RemoteId);
+        Assert.Single(Engine.Store.ListJobs(), j => j.Metadata?.GetValueOrDefault(FineTuneJob.MarkerKey) == orphanId.ToString());
+    }
+
+    [Fact]
+    public async Task Poll_OneJobsProviderHangs_TheOtherJobsAreStillTracked()
+    {
+        var dataset = await TrainingDatasetAsync("jobs-hang.jsonl");
+        var jobs = host.Service<JobService>();
+        var (stuck, _) = await jobs.CreateAsync(Input(await LocalIdAsync(), dataset, epochs: 1, suffix: "stuck"), null, CancellationToken.None);
+        var stuckRemote = (await WaitAsync(stuck.Id, j => j.RemoteId is not null)).RemoteId!;
+        using var release = new CancellationTokenSource();
+        var never = Task.Delay(System.Threading.Timeout.InfiniteTimeSpan, TimeProvider.System, release.Token);
+        // Every poll of that job hangs (a provider that accepts the connection and never answers).
+        host.Faults.Rule = (request, _) => request.RequestUri!.AbsolutePath.Contains(stuckRemote, StringComparison.Ordinal) ? new Fault.Hold(never) : null;
+        try
+        {
+            var (other, _) = await jobs.CreateAsync(Input(await LocalIdAsync(), dataset, epochs: 1, suffix: "moving"), null, CancellationToken.None);
+
+            var done = await WaitAsync(other.Id, j => j.IsFinal);
+
+            Assert.Equal(JobStatuses.Succeeded, done.Status);
+            Assert.False((await jobs.GetAsync(stuck.Id, CancellationToken.None)).IsFinal);
+        }
+        finally
+        {
+            host.Faults.Rule = null;
+            await release.CancelAsync();
+        }
+        Assert.True((await WaitAsync(stuck.Id, j => j.IsFinal)).Status == JobStatuses.Succeeded); // and it catches up
     }
 
     [Fact]
