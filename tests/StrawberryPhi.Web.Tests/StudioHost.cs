@@ -83,6 +83,7 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("Jobs:Tick", "00:00:00.05");
         builder.UseSetting("Jobs:RunningInterval", "00:00:00.1");
         builder.UseSetting("Jobs:QueuedInterval", "00:00:00.1");
+        builder.UseSetting("Jobs:LocalInterval", "00:00:00.1");
         builder.UseSetting("Jobs:MinDelay", "00:00:00.02");
         builder.UseSetting("Jobs:SubmitRetryDelay", "00:00:00.05");
         builder.UseSetting("Notifications:RetryDelay", "00:00:00.05");
@@ -129,6 +130,46 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
     }
 
     public static string Example(string name) => Path.Combine(AppContext.BaseDirectory, "Examples", name);
+
+    /// <summary>A valid chat dataset of short sums (a job on strawberry-tiny trains on it in about a second), uploaded and validated.</summary>
+    public async Task<Guid> SumsDatasetAsync(string name, int examples = 12)
+    {
+        var path = Path.Combine(DataDirectory, name);
+        await File.WriteAllLinesAsync(path, Enumerable.Range(0, examples).Select(i =>
+            $$"""{"messages": [{"role": "user", "content": "{{i}}+{{i % 7}}="}, {"role": "assistant", "content": "{{(i + i % 7).ToString(System.Globalization.CultureInfo.InvariantCulture)}}"}]}"""));
+        var dataset = await UploadAsync(path);
+        var detail = await WaitValidatedAsync(dataset.Id);
+        Assert.Equal(0, detail.Summary.Errors);
+        return dataset.Id;
+    }
+
+    /// <summary>The built-in local engine's connection.</summary>
+    public async Task<Guid> LocalConnectionAsync() =>
+        (await Service<StrawberryPhi.Web.Providers.ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn).Id;
+
+    /// <summary>A supervised job input on strawberry-tiny with explicit epochs and batch size (the local engine by default).</summary>
+    public static StrawberryPhi.Web.Jobs.JobInput JobInput(Guid providerId, Guid datasetId, int epochs, int batchSize = 4, string? suffix = null) => new(
+        providerId, "strawberry-tiny", datasetId,
+        Method: new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "supervised",
+            ["supervised"] = new System.Text.Json.Nodes.JsonObject { ["hyperparameters"] = new System.Text.Json.Nodes.JsonObject { ["n_epochs"] = epochs, ["batch_size"] = batchSize } },
+        },
+        Suffix: suffix, Seed: 7);
+
+    /// <summary>Waits until a job's view satisfies <paramref name="done"/>.</summary>
+    public Task<StrawberryPhi.Web.Jobs.JobView> WaitJobAsync(Guid id, Func<StrawberryPhi.Web.Jobs.JobView, bool> done) =>
+        WaitForAsync(async () => await Service<StrawberryPhi.Web.Jobs.JobService>().GetAsync(id, CancellationToken.None) is { } job && done(job) ? job : null);
+
+    /// <summary>Creates a one-epoch job on a fresh small dataset and waits until it has succeeded.</summary>
+    public async Task<StrawberryPhi.Web.Jobs.JobView> FinishedJobAsync(string datasetName, Guid? providerId = null)
+    {
+        var dataset = await SumsDatasetAsync(datasetName);
+        var (job, _) = await Service<StrawberryPhi.Web.Jobs.JobService>().CreateAsync(JobInput(providerId ?? await LocalConnectionAsync(), dataset, epochs: 1), null, CancellationToken.None);
+        var done = await WaitJobAsync(job.Id, j => j.IsFinal);
+        Assert.True(done.Status == StrawberryPhi.Web.Data.JobStatuses.Succeeded, $"{done.Status}: {done.Error?.Message}");
+        return done;
+    }
 
     /// <summary>Every file under the data directory whose bytes contain <paramref name="text"/> (UTF-8 or UTF-16).</summary>
     public IReadOnlyList<string> FilesContaining(string text)

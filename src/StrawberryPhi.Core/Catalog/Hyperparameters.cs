@@ -93,9 +93,10 @@ public static class HyperparameterRules
         return null;
     }
 
-    /// <summary>Epochs asked for explicitly, or null for auto.</summary>
+    /// <summary>Epochs asked for explicitly and within bounds, or null (auto, or a value the check refuses).</summary>
     public static int? ExplicitEpochs(JsonObject? method) =>
-        method?["type"]?.GetValue<string>() is { } type && method[type]?["hyperparameters"]?["n_epochs"] is JsonValue v && v.GetValueKind() == JsonValueKind.Number
+        method?["type"] is JsonValue t && t.TryGetValue<string>(out var type) && method[type]?["hyperparameters"]?["n_epochs"] is JsonValue v
+            && v.GetValueKind() == JsonValueKind.Number && Problem(Epochs, Number(v)) is null
             ? (int)Number(v)
             : null;
 

@@ -3,14 +3,17 @@ namespace StrawberryPhi.Core.Metrics;
 /// <summary>One step's losses (validation only where it was measured) and when it was reported.</summary>
 public sealed record CurvePoint(int Step, double? TrainLoss, double? ValidLoss, DateTime Time);
 
+/// <summary>A checkpoint's step and the validation loss its metrics carry (null where none was measured).</summary>
+public sealed record CheckpointLoss(int Step, double? ValidLoss);
+
 /// <summary>Validation loss has been rising while training loss falls.</summary>
 /// <param name="BestStep">The step with the lowest (smoothed) validation loss.</param>
-/// <param name="BestCheckpointStep">The checkpoint closest to it (at or before it when there is one), to pick instead of the last.</param>
+/// <param name="BestCheckpointStep">The checkpoint with the lowest validation loss measured at it (else the closest to the best step), to pick instead of the last.</param>
 public sealed record OverfitWarning(int BestStep, double BestValidLoss, double LatestValidLoss, int? BestCheckpointStep)
 {
     public string Describe() =>
         $"Validation loss has risen since step {BestStep:N0} ({BestValidLoss:0.###} → {LatestValidLoss:0.###}) while training loss kept falling: the model may be overfitting." +
-        (BestCheckpointStep is { } step ? $" The checkpoint at step {step:N0} is the closest to the best validation loss." : "");
+        (BestCheckpointStep is { } step ? $" The checkpoint at step {step:N0} has the lowest validation loss of the checkpoints: prefer it to the final model." : "");
 }
 
 /// <summary>What the job page reads from a job's curves: smoothing, overfitting, and the time left.</summary>
@@ -45,7 +48,7 @@ public static class TrainingCurves
     /// (relative), at least <paramref name="minPointsSince"/> validation points have come since the lowest, and the
     /// training loss at the latest point is below the training loss at the lowest. Null when not (or not enough data).
     /// </summary>
-    public static OverfitWarning? Overfitting(IReadOnlyList<CurvePoint> points, IReadOnlyList<int> checkpointSteps, double smoothing = 0.6, double margin = 0.03, int minPointsSince = 3)
+    public static OverfitWarning? Overfitting(IReadOnlyList<CurvePoint> points, IReadOnlyList<CheckpointLoss> checkpoints, double smoothing = 0.6, double margin = 0.03, int minPointsSince = 3)
     {
         var withValid = points.Where(p => p.ValidLoss is not null && p.TrainLoss is not null).OrderBy(p => p.Step).ToList();
         if (withValid.Count < minPointsSince + 2)
@@ -68,8 +71,8 @@ public static class TrainingCurves
             return null;
         }
         var bestStep = withValid[best].Step;
-        int? checkpoint = checkpointSteps.Where(s => s <= bestStep).Select(s => (int?)s).Max()
-            ?? checkpointSteps.OrderBy(s => Math.Abs(s - bestStep)).Select(s => (int?)s).FirstOrDefault();
+        int? checkpoint = checkpoints.Where(c => c.ValidLoss is not null).OrderBy(c => c.ValidLoss).ThenBy(c => c.Step).Select(c => (int?)c.Step).FirstOrDefault()
+            ?? checkpoints.OrderBy(c => Math.Abs(c.Step - bestStep)).Select(c => (int?)c.Step).FirstOrDefault();
         return new OverfitWarning(bestStep, valid[best]!.Value, valid[latest]!.Value, checkpoint);
     }
 

@@ -67,8 +67,16 @@ internal static class JobsApi
             ? TypedResults.File(file.Content, "text/csv", file.FileName)
             : TypedResults.Problem(statusCode: 404, title: "Not found", detail: $"This job has no downloaded result file {fileId}.");
 
-    private static async Task<Ok<JobRecord>> Record(Guid id, JobService jobs, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await jobs.RecordAsync(id, cancellationToken));
+    /// <summary>The whole record; <c>?download=true</c> sends it as a file (what the page's Export uses).</summary>
+    private static async Task<Results<Ok<JobRecord>, FileContentHttpResult>> Record(Guid id, JobService jobs, CancellationToken cancellationToken, bool download = false)
+    {
+        var record = await jobs.RecordAsync(id, cancellationToken);
+        return download
+            ? TypedResults.File(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(record, RecordJson), "application/json", $"job-{id}.json")
+            : TypedResults.Ok(record);
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions RecordJson = new(System.Text.Json.JsonSerializerDefaults.Web) { WriteIndented = true };
 
     private static async Task<Ok<JobView>> Cancel(Guid id, JobService jobs, CancellationToken cancellationToken) =>
         TypedResults.Ok(await jobs.CancelAsync(id, cancellationToken));

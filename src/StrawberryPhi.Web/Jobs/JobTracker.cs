@@ -66,6 +66,29 @@ public sealed class JobTracker(
         });
     }
 
+    /// <summary>The embedded local engine changed a job's status: poll the studio's job for it now (the engine's own webhook).</summary>
+    internal void EngineJobChanged(string remoteId)
+    {
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await using var context = await db.CreateDbContextAsync(_stopping);
+                var local = await context.Providers.Where(p => p.Kind == ProviderKind.Local).Select(p => p.Id).ToListAsync(_stopping);
+                var job = await context.Jobs.Where(j => j.RemoteId == remoteId && local.Contains(j.ProviderId))
+                    .Select(j => new { j.Id, j.ProviderId }).FirstOrDefaultAsync(_stopping);
+                if (job is not null)
+                {
+                    Launch(job.Id, job.ProviderId);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping.
+            }
+        });
+    }
+
     /// <summary>Waits for the polls under way (tests, and a clean stop).</summary>
     internal Task IdleAsync() => Task.WhenAll(_inFlight.Values);
 
@@ -128,9 +151,11 @@ public sealed class JobTracker(
             return;
         }
         IProviderClient client;
+        bool local;
         try
         {
             client = await providers.ClientAsync(row.ProviderId, cancellationToken);
+            local = (await providers.GetAsync(row.ProviderId, cancellationToken)).Kind == ProviderKind.Local;
         }
         catch (Exception e) when (e is StudioException or KeyVaultException)
         {
@@ -142,7 +167,7 @@ public sealed class JobTracker(
             var remote = await client.GetJobAsync(remoteId, cancellationToken);
             var newEvents = await NewEventsAsync(client, jobId, remoteId, cancellationToken);
             var checkpoints = await AllAsync((after, token) => client.ListCheckpointsAsync(remoteId, after, PageSize, token), c => c.Id, cancellationToken);
-            await StoreAsync(jobId, remote, newEvents, checkpoints, cancellationToken);
+            await StoreAsync(jobId, remote, newEvents, checkpoints, local, cancellationToken);
             if (JobStatuses.IsFinal(remote.Status) && !row.ResultsFetched)
             {
                 await FetchResultFilesAsync(jobId, client, remote, cancellationToken);
@@ -200,7 +225,7 @@ public sealed class JobTracker(
     }
 
     /// <summary>Stores the job's state and what is new in one transaction; ids already stored are skipped.</summary>
-    private async Task StoreAsync(Guid jobId, ProviderJob remote, List<ProviderJobEvent> newEvents, List<ProviderCheckpoint> checkpoints, CancellationToken cancellationToken)
+    private async Task StoreAsync(Guid jobId, ProviderJob remote, List<ProviderJobEvent> newEvents, List<ProviderCheckpoint> checkpoints, bool local, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().UtcDateTime;
         await using var context = await db.CreateDbContextAsync(cancellationToken);
@@ -239,7 +264,7 @@ public sealed class JobTracker(
         row.PollFailures = 0;
         if (!JobStatuses.IsFinal(row.Status))
         {
-            var interval = row.Status == JobStatuses.Running ? Options.RunningInterval : Options.QueuedInterval;
+            var interval = local ? Options.LocalInterval : row.Status == JobStatuses.Running ? Options.RunningInterval : Options.QueuedInterval;
             row.NextPollAt = now + Options.Clamp(interval);
         }
         else
@@ -368,12 +393,17 @@ public sealed class JobTracker(
 }
 
 /// <summary>The tracker's loop: a <see cref="PeriodicTimer"/> on the studio's clock; a poll that is slow or fails holds up nothing else.</summary>
-internal sealed class JobTrackerWorker(JobTracker tracker, JobSubmitter submitter, IOptions<JobTrackerOptions> options, TimeProvider time, BackgroundLoops loops, ILogger<JobTrackerWorker> logger)
-    : BackgroundService
+internal sealed class JobTrackerWorker(
+    JobTracker tracker, JobSubmitter submitter, IOptions<JobTrackerOptions> options, TimeProvider time, BackgroundLoops loops, IServiceProvider services,
+    ILogger<JobTrackerWorker> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => loops.RunAsync("job tracker", async token =>
     {
         submitter.Submitted += tracker.PollSoon;
+        // The embedded engine says when a job's status changes: its page moves at once instead of at the next poll.
+        var engine = services.GetRequiredService<LocalEngine.Api.LocalEngine>();
+        void OnEngineChange(LocalEngine.Engine.FineTuningJob job) => tracker.EngineJobChanged(job.Id);
+        engine.Runner.JobChanged += OnEngineChange;
         try
         {
             await loops.StartedAsync(token);
@@ -394,6 +424,7 @@ internal sealed class JobTrackerWorker(JobTracker tracker, JobSubmitter submitte
         finally
         {
             submitter.Submitted -= tracker.PollSoon;
+            engine.Runner.JobChanged -= OnEngineChange;
         }
     }, stoppingToken);
 }

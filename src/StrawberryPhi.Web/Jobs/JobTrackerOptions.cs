@@ -17,9 +17,16 @@ public sealed class JobTrackerOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan QueuedInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Between polls of any active job of the built-in local engine: it runs in this process, a poll costs a few
+    /// milliseconds and no rate limit, and a local job often runs for seconds, so its page follows it step by step.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan LocalInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>No poll comes sooner than this after the last, whatever a provider asks.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
-    public TimeSpan MinDelay { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan MinDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>No wait is longer than this: after failures, or a Retry-After of an hour.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "1.00:00:00")]

@@ -48,8 +48,8 @@ public sealed class NotificationService(
             Message = job.Status switch
             {
                 JobStatuses.Succeeded => $"{name} is ready on {provider}.",
-                JobStatuses.Failed => $"{job.Model} on {provider}: {job.ErrorMessage ?? "the provider gave no reason"}",
-                _ => $"{job.Model} on {provider} was cancelled.",
+                JobStatuses.Failed => $"{name} on {provider}: {job.ErrorMessage ?? "the provider gave no reason"}",
+                _ => $"{name} on {provider} was cancelled.",
             },
             CreatedAt = now,
             // Not shown in the list when the user turned the studio's own notices off for this ending.
@@ -123,6 +123,14 @@ public sealed class NotificationService(
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         var now = time.GetUtcNow().UtcDateTime;
         await context.Notifications.Where(n => n.ReadAt == null).ExecuteUpdateAsync(set => set.SetProperty(n => n.ReadAt, now), cancellationToken);
+        events.Publish(StudioTopic.Notifications);
+    }
+
+    public async Task MarkReadAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var now = time.GetUtcNow().UtcDateTime;
+        await context.Notifications.Where(n => n.Id == id && n.ReadAt == null).ExecuteUpdateAsync(set => set.SetProperty(n => n.ReadAt, now), cancellationToken);
         events.Publish(StudioTopic.Notifications);
     }
 

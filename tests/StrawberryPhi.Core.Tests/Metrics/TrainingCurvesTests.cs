@@ -26,17 +26,18 @@ public class TrainingCurvesTests
     }
 
     [Fact]
-    public void Overfitting_ValidationRisesWhileTrainingFalls_NamesTheBestStepAndCheckpoint()
+    public void Overfitting_ValidationRisesWhileTrainingFalls_NamesTheBestStepAndTheCheckpointWithTheLowestValidationLoss()
     {
         // Validation falls to step 5 and then climbs; training falls throughout.
         var valid = new[] { 2.0, 1.6, 1.3, 1.1, 1.0, 1.05, 1.15, 1.3, 1.45, 1.6 };
         var points = valid.Select((v, i) => new CurvePoint(i + 1, 2.0 - i * 0.15, v, T0.AddSeconds(i))).ToList();
 
-        var warning = TrainingCurves.Overfitting(points, [4, 8], smoothing: 0);
+        var warning = TrainingCurves.Overfitting(points, [new(4, 1.1), new(6, 1.05), new(8, 1.3)], smoothing: 0);
 
         Assert.NotNull(warning);
         Assert.Equal(5, warning.BestStep);
-        Assert.Equal(4, warning.BestCheckpointStep);
+        Assert.Equal(6, warning.BestCheckpointStep); // its own measured loss is the lowest, though it comes after the best step
+        Assert.Equal(4, TrainingCurves.Overfitting(points, [new(4, null), new(8, null)], smoothing: 0)!.BestCheckpointStep); // none measured: the closest
         Assert.Contains("since step 5", warning.Describe(), StringComparison.Ordinal);
     }
 
@@ -45,7 +46,7 @@ public class TrainingCurvesTests
     {
         var points = Enumerable.Range(1, 10).Select(i => new CurvePoint(i, 2.0 / i, 2.2 / i, T0.AddSeconds(i))).ToList();
 
-        Assert.Null(TrainingCurves.Overfitting(points, [5, 10]));
+        Assert.Null(TrainingCurves.Overfitting(points, [new(5, 0.4), new(10, 0.2)]));
     }
 
     [Fact]

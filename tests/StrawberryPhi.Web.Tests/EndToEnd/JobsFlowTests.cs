@@ -1,9 +1,6 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Microsoft.Playwright;
-using StrawberryPhi.Web.Data;
 using StrawberryPhi.Web.Jobs;
-using StrawberryPhi.Web.Providers;
 using static Microsoft.Playwright.Assertions;
 
 namespace StrawberryPhi.Web.Tests.EndToEnd;
@@ -24,7 +21,7 @@ public sealed class JobsFlowTests(BrowserFixture browser) : IClassFixture<Browse
     [Fact]
     public async Task CreateInTheForm_StatusAndChartMoveWithoutAReload_ThenTheNotification()
     {
-        var dataset = await DatasetAsync("e2e-train.jsonl", 60);
+        var dataset = await Studio.SumsDatasetAsync("e2e-train.jsonl", 60);
         var page = await browser.NewPageAsync();
         await GoAsync(page, $"jobs/new?dataset={dataset}");
         await Expect(page.Locator("[data-testid=job-estimate]")).ToContainTextAsync("60");
@@ -58,10 +55,8 @@ public sealed class JobsFlowTests(BrowserFixture browser) : IClassFixture<Browse
     [Fact]
     public async Task CancelAnotherJob_AsksFirst_ThenCancelled()
     {
-        var dataset = await DatasetAsync("e2e-cancel.jsonl", 60);
-        var local = (await Studio.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
-        var method = new JsonObject { ["type"] = "supervised", ["supervised"] = new JsonObject { ["hyperparameters"] = new JsonObject { ["n_epochs"] = 50, ["batch_size"] = 4 } } };
-        var (job, _) = await Studio.Service<JobService>().CreateAsync(new JobInput(local.Id, "strawberry-tiny", dataset, Method: method, Suffix: "to-cancel"), null, CancellationToken.None);
+        var dataset = await Studio.SumsDatasetAsync("e2e-cancel.jsonl", 60);
+        var (job, _) = await Studio.Service<JobService>().CreateAsync(StudioHost.JobInput(await Studio.LocalConnectionAsync(), dataset, epochs: 50, suffix: "to-cancel"), null, CancellationToken.None);
         var page = await browser.NewPageAsync();
         await GoAsync(page, $"jobs/{job.Id}");
         await Expect(page.Locator("[data-testid=job-status]").First).ToHaveTextAsync("running");
@@ -76,15 +71,5 @@ public sealed class JobsFlowTests(BrowserFixture browser) : IClassFixture<Browse
         await GoAsync(page, "jobs");
         await Expect(page.Locator("[data-testid=job-table]")).ToContainTextAsync("to-cancel");
         await page.Context.CloseAsync();
-    }
-
-    private async Task<Guid> DatasetAsync(string name, int examples)
-    {
-        var path = Path.Combine(Studio.DataDirectory, name);
-        await File.WriteAllLinesAsync(path, Enumerable.Range(0, examples).Select(i =>
-            $$"""{"messages": [{"role": "user", "content": "{{i}}+{{i % 9}}="}, {"role": "assistant", "content": "{{(i + i % 9).ToString(CultureInfo.InvariantCulture)}}"}]}"""));
-        var dataset = await Studio.UploadAsync(path);
-        await Studio.WaitValidatedAsync(dataset.Id);
-        return dataset.Id;
     }
 }

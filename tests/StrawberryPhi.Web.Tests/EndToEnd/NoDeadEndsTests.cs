@@ -27,21 +27,6 @@ public sealed class NoDeadEndsTests(BrowserFixture browser) : IClassFixture<Brow
         return await Studio.WaitValidatedAsync(created.Id);
     }
 
-    /// <summary>A job that ran to its end on the local engine (one epoch of a small file: a second or two).</summary>
-    private async Task<Guid> FinishedJobAsync(string name)
-    {
-        var path = Path.Combine(Studio.DataDirectory, name);
-        await File.WriteAllLinesAsync(path, Enumerable.Range(0, 12).Select(i =>
-            $$"""{"messages": [{"role": "user", "content": "{{i}}+4="}, {"role": "assistant", "content": "{{(i + 4).ToString(System.Globalization.CultureInfo.InvariantCulture)}}"}]}"""));
-        var dataset = await Studio.UploadAsync(path);
-        await Studio.WaitValidatedAsync(dataset.Id);
-        var local = (await Studio.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
-        var method = new System.Text.Json.Nodes.JsonObject { ["type"] = "supervised", ["supervised"] = new System.Text.Json.Nodes.JsonObject { ["hyperparameters"] = new System.Text.Json.Nodes.JsonObject { ["n_epochs"] = 1, ["batch_size"] = 12 } } };
-        var (job, _) = await Studio.Service<Jobs.JobService>().CreateAsync(new Jobs.JobInput(local.Id, "strawberry-tiny", dataset.Id, Method: method), null, CancellationToken.None);
-        await Studio.WaitForAsync(async () => await Studio.Service<Jobs.JobService>().GetAsync(job.Id, CancellationToken.None) is { IsFinal: true } j ? j : null);
-        return job.Id;
-    }
-
     [Fact]
     public async Task Settings_RemoveWhileATestRuns_AsksFirst_AndThePageKeepsWorking()
     {
@@ -179,7 +164,7 @@ public sealed class NoDeadEndsTests(BrowserFixture browser) : IClassFixture<Brow
     public async Task EveryPage_InBothThemes_HasNoSeriousAccessibilityViolation(ThemeMode theme)
     {
         var dataset = await ValidatedAsync("with-defects.jsonl", $"axe-{theme}.jsonl");
-        var job = await FinishedJobAsync($"axe-job-{theme}.jsonl");
+        var job = (await Studio.FinishedJobAsync($"axe-job-{theme}.jsonl")).Id;
         await Studio.Service<SettingsService>().SetThemeAsync(theme, CancellationToken.None);
         var page = await browser.NewPageAsync();
         var found = new List<string>();

@@ -1,10 +1,8 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using StrawberryPhi.Web.Data;
 using StrawberryPhi.Web.Jobs;
-using StrawberryPhi.Web.Providers;
 
 namespace StrawberryPhi.Web.Tests.Integration;
 
@@ -376,26 +374,11 @@ public sealed class JobsTests(StudioHost host) : IClassFixture<StudioHost>
 
     private sealed record JobMetaView(Guid Id, string Status);
 
-    private static JobInput Input(Guid providerId, Guid datasetId, int epochs, string? suffix = null) => new(
-        providerId, "strawberry-tiny", datasetId,
-        Method: new JsonObject { ["type"] = "supervised", ["supervised"] = new JsonObject { ["hyperparameters"] = new JsonObject { ["n_epochs"] = epochs, ["batch_size"] = 4 } } },
-        Suffix: suffix, Seed: 7);
+    private static JobInput Input(Guid providerId, Guid datasetId, int epochs, string? suffix = null) => StudioHost.JobInput(providerId, datasetId, epochs, suffix: suffix);
 
-    private async Task<Guid> LocalIdAsync() =>
-        (await host.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn).Id;
+    private Task<Guid> LocalIdAsync() => host.LocalConnectionAsync();
 
-    /// <summary>A small valid chat dataset (short sums), validated.</summary>
-    private async Task<Guid> TrainingDatasetAsync(string name, int examples = 12)
-    {
-        var path = Path.Combine(host.DataDirectory, name);
-        await File.WriteAllLinesAsync(path, Enumerable.Range(0, examples).Select(i =>
-            $$"""{"messages": [{"role": "user", "content": "{{i}}+{{i % 7}}="}, {"role": "assistant", "content": "{{(i + i % 7).ToString(CultureInfo.InvariantCulture)}}"}]}"""));
-        var dataset = await host.UploadAsync(path);
-        var detail = await host.WaitValidatedAsync(dataset.Id);
-        Assert.Equal(0, detail.Summary.Errors);
-        return dataset.Id;
-    }
+    private Task<Guid> TrainingDatasetAsync(string name, int examples = 12) => host.SumsDatasetAsync(name, examples);
 
-    private Task<JobView> WaitAsync(Guid id, Func<JobView, bool> done) =>
-        host.WaitForAsync(async () => await host.Service<JobService>().GetAsync(id, CancellationToken.None) is { } job && done(job) ? job : null);
+    private Task<JobView> WaitAsync(Guid id, Func<JobView, bool> done) => host.WaitJobAsync(id, done);
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
@@ -9,7 +8,6 @@ using Microsoft.Extensions.Logging;
 using StrawberryPhi.Web.Data;
 using StrawberryPhi.Web.Jobs;
 using StrawberryPhi.Web.Notifications;
-using StrawberryPhi.Web.Providers;
 using StrawberryPhi.Web.Settings;
 
 namespace StrawberryPhi.Web.Tests.Integration;
@@ -36,7 +34,7 @@ public sealed class NotificationsTests(StudioHost host) : IClassFixture<StudioHo
         var hook = receiver.Urls.First() + "/hook";
         await host.Service<SettingsService>().UpdateAsync(s => s with { NotifyWebhookUrl = hook, NotifyWebhookOn = "succeeded,failed" }, CancellationToken.None);
 
-        var job = await RunJobAsync("notify.jsonl");
+        var job = await host.FinishedJobAsync("notify.jsonl");
 
         var delivered = await host.WaitForAsync(async () =>
             (await host.Service<NotificationService>().DeliveriesAsync(10, CancellationToken.None)).FirstOrDefault(d => d.Status != DeliveryStatus.Pending));
@@ -65,7 +63,7 @@ public sealed class NotificationsTests(StudioHost host) : IClassFixture<StudioHo
     {
         await host.Service<SettingsService>().UpdateAsync(s => s with { NotifyWebhookUrl = "http://127.0.0.1:9/never", NotifyWebhookOn = "failed" }, CancellationToken.None);
 
-        var job = await RunJobAsync("notify-off.jsonl");
+        var job = await host.FinishedJobAsync("notify-off.jsonl");
 
         var notices = await host.Service<NotificationService>().ListAsync(50, CancellationToken.None);
         var notice = Assert.Single(notices.Items, n => n.JobId == job.Id);
@@ -81,20 +79,5 @@ public sealed class NotificationsTests(StudioHost host) : IClassFixture<StudioHo
             host.Service<SettingsService>().UpdateAsync(s => s with { NotifyBrowserOn = "succeeded,exploded" }, CancellationToken.None));
 
         Assert.Contains("\"exploded\" is not a job ending", e.Message, StringComparison.Ordinal);
-    }
-
-    private async Task<JobView> RunJobAsync(string name)
-    {
-        var path = Path.Combine(host.DataDirectory, name);
-        await File.WriteAllLinesAsync(path, Enumerable.Range(0, 12).Select(i =>
-            $$"""{"messages": [{"role": "user", "content": "{{i}}-1="}, {"role": "assistant", "content": "{{(i - 1).ToString(CultureInfo.InvariantCulture)}}"}]}"""));
-        var dataset = await host.UploadAsync(path);
-        await host.WaitValidatedAsync(dataset.Id);
-        var local = (await host.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Single(p => p.BuiltIn);
-        var method = new JsonObject { ["type"] = "supervised", ["supervised"] = new JsonObject { ["hyperparameters"] = new JsonObject { ["n_epochs"] = 1, ["batch_size"] = 4 } } };
-        var (job, _) = await host.Service<JobService>().CreateAsync(new JobInput(local.Id, "strawberry-tiny", dataset.Id, Method: method), null, CancellationToken.None);
-        var done = await host.WaitForAsync(async () => await host.Service<JobService>().GetAsync(job.Id, CancellationToken.None) is { IsFinal: true } j ? j : null);
-        Assert.Equal(JobStatuses.Succeeded, done.Status);
-        return done;
     }
 }

@@ -4,8 +4,6 @@ using System.Text;
 using System.Text.Json.Nodes;
 using StandardWebhooks;
 using StrawberryPhi.Providers;
-using StrawberryPhi.Web.Data;
-using StrawberryPhi.Web.Jobs;
 using StrawberryPhi.Web.Providers;
 
 namespace StrawberryPhi.Web.Tests.Integration;
@@ -23,7 +21,7 @@ public sealed class WebhooksTests(StudioHost host) : IClassFixture<StudioHost>
             new ProviderInput("engine with webhooks", ProviderKind.Custom, new Uri(host.BaseAddress, "local/v1/").ToString(), null, null, null, WebhookSecret: Secret), CancellationToken.None);
         Assert.True(connection.HasWebhookSecret);
         Assert.Empty(host.FilesContaining(Secret["whsec_".Length..])); // encrypted at rest
-        var job = await RunJobAsync(connection.Id);
+        var job = await host.FinishedJobAsync("webhook.jsonl", connection.Id);
         int Gets() => host.Faults.Requests.Count(r => r.Method == HttpMethod.Get && r.Uri.AbsolutePath.EndsWith($"/fine_tuning/jobs/{job.RemoteId}", StringComparison.Ordinal));
         var before = Gets(); // the job has ended: the tracker polls it no more
         var body = new JsonObject
@@ -91,19 +89,5 @@ public sealed class WebhooksTests(StudioHost host) : IClassFixture<StudioHost>
             request.Headers.TryAddWithoutValidation(name, value);
         }
         return await api.SendAsync(request);
-    }
-
-    private async Task<JobView> RunJobAsync(Guid providerId)
-    {
-        var path = Path.Combine(host.DataDirectory, "webhook.jsonl");
-        await File.WriteAllLinesAsync(path, Enumerable.Range(0, 12).Select(i =>
-            $$"""{"messages": [{"role": "user", "content": "{{i}}+2="}, {"role": "assistant", "content": "{{(i + 2).ToString(CultureInfo.InvariantCulture)}}"}]}"""));
-        var dataset = await host.UploadAsync(path);
-        await host.WaitValidatedAsync(dataset.Id);
-        var method = new JsonObject { ["type"] = "supervised", ["supervised"] = new JsonObject { ["hyperparameters"] = new JsonObject { ["n_epochs"] = 1, ["batch_size"] = 4 } } };
-        var (job, _) = await host.Service<JobService>().CreateAsync(new JobInput(providerId, "strawberry-tiny", dataset.Id, Method: method), null, CancellationToken.None);
-        var done = await host.WaitForAsync(async () => await host.Service<JobService>().GetAsync(job.Id, CancellationToken.None) is { IsFinal: true } j ? j : null);
-        Assert.True(done.Status == JobStatuses.Succeeded, done.Error?.Message);
-        return done;
     }
 }
