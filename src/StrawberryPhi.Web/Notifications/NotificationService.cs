@@ -33,7 +33,8 @@ public sealed class NotificationService(
         }
         var settings = await context.Settings.AsNoTracking().FirstOrDefaultAsync(cancellationToken) ?? new StudioSettings();
         var provider = await context.Providers.AsNoTracking().Where(p => p.Id == job.ProviderId).Select(p => p.Name).FirstOrDefaultAsync(cancellationToken) ?? "a removed connection";
-        var name = job.FineTunedModel ?? $"{job.Model}{(job.Suffix is null ? "" : " · " + job.Suffix)}";
+        // The model and suffix, as the job's page titles it (the fine-tuned model's long id is on that page).
+        var name = $"{job.Model}{(job.Suffix is null ? "" : " · " + job.Suffix)}";
         var now = time.GetUtcNow().UtcDateTime;
         var notification = new StudioNotification
         {
@@ -47,7 +48,7 @@ public sealed class NotificationService(
             },
             Message = job.Status switch
             {
-                JobStatuses.Succeeded => $"{name} is ready on {provider}.",
+                JobStatuses.Succeeded => $"{name} on {provider} is ready to use.",
                 JobStatuses.Failed => $"{name} on {provider}: {job.ErrorMessage ?? "the provider gave no reason"}",
                 _ => $"{name} on {provider} was cancelled.",
             },
