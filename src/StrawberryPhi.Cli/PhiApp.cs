@@ -57,6 +57,7 @@ public static class PhiApp
             ModelsCommand.Create(context),
             EngineCommand.Create(context),
             JobsCommand.Create(context),
+            EvalCommand.Create(context),
         })
         {
             root.Add(command);
