@@ -20,6 +20,23 @@ public static class Answers
         return (parse.Output is { } output ? output.Of(text).ToString() : text).Trim();
     }
 
+    /// <summary>
+    /// The first answer of a reflection trace: what the model had said before it first reflected, i.e. the thinking
+    /// up to the first <c>&lt;reflection&gt;</c> (graders then read the answer from it: numeric takes its last number).
+    /// Null when the text has no reflection: then there was no second thought, and the final answer is also the first.
+    /// </summary>
+    public static string? First(string text)
+    {
+        var parse = ReflectionParser.Parse(text, ReflectionTags.Default);
+        if (parse.Reflections.Count == 0)
+        {
+            return null;
+        }
+        var open = text.IndexOf("<" + ReflectionTags.Default.Reflection + ">", StringComparison.Ordinal);
+        var start = parse.Thinking is { } thinking && thinking.Start <= open ? thinking.Start : 0;
+        return text[start..open].Trim();
+    }
+
     /// <summary>A reference as written, or GSM8K's form (a solution ending in a line <c>#### 42</c>): the part after the last <c>####</c>.</summary>
     public static string Reference(string text)
     {
