@@ -75,6 +75,8 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
         Capabilities = ProviderCapabilities.Of(endpoint.Kind);
     }
 
+    public ProviderKind Kind => _endpoint.Kind;
+
     public ProviderCapabilities Capabilities { get; }
 
     private static OpenAIClient Create(ProviderEndpoint endpoint, HttpClient http, ProviderClientOptions options)
@@ -353,8 +355,7 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
         return json.RootElement.GetProperty("id").GetString() ?? throw new ProviderException("The provider answered without an id.");
     }
 
-    private static string? String(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    private static string? String(JsonElement element, string name) => Read.String(element, name);
 
     private static ProviderFile ToFile(OpenAIFile file) =>
         new(file.Id, file.Filename, file.SizeInBytesLong ?? 0, file.CreatedAt, file.Purpose.ToString());

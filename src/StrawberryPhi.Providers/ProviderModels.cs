@@ -98,6 +98,9 @@ public sealed record ProviderCapabilities(bool Dpo, bool PauseResume, bool Uploa
 /// </summary>
 public interface IProviderClient
 {
+    /// <summary>The kind of endpoint this client talks to.</summary>
+    ProviderKind Kind { get; }
+
     ProviderCapabilities Capabilities { get; }
 
     Task<IReadOnlyList<ProviderModel>> ListModelsAsync(CancellationToken cancellationToken);

@@ -80,6 +80,13 @@ public sealed class StudioNotifier(TimeProvider time, ILogger<StudioNotifier> lo
         Publish(StudioTopic.Datasets);
     }
 
+    /// <summary>A job changed: its page, and the lists and the dashboard.</summary>
+    public void JobChanged(Guid id)
+    {
+        Publish(StudioTopic.Job(id));
+        Publish(StudioTopic.Jobs);
+    }
+
     public WorkProgress? ProgressOf(Guid id) => _progress.TryGetValue(id, out var progress) ? progress : null;
 
     public void ReportProgress(Guid id, string stage, double fraction)

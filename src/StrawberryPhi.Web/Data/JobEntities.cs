@@ -19,8 +19,8 @@ public static class JobStatuses
 
     public static bool IsFinal(string status) => status is Succeeded or Failed or Cancelled;
 
-    /// <summary>At the provider and not finished: what the tracker polls.</summary>
-    public static bool IsActive(string status) => !IsFinal(status) && status != Pending;
+    /// <summary>The finished statuses, for queries (<c>!Final.Contains(j.Status)</c> is "active" in SQL).</summary>
+    public static readonly string[] Final = [Succeeded, Failed, Cancelled];
 
     public static readonly IReadOnlyList<string> Known = [Pending, ValidatingFiles, Queued, Running, Pausing, Paused, Succeeded, Failed, Cancelled];
 }

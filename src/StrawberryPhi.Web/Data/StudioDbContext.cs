@@ -3,6 +3,14 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace StrawberryPhi.Web.Data;
 
+/// <summary>What the database's answers mean to the services.</summary>
+public static class DbErrors
+{
+    /// <summary>A save refused by a unique index (SQLite's SQLITE_CONSTRAINT_UNIQUE): another save took the key first.</summary>
+    public static bool IsUniqueViolation(DbUpdateException e) =>
+        e.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteExtendedErrorCode: 2067 };
+}
+
 public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) : DbContext(options)
 {
     public DbSet<ProviderConnection> Providers => Set<ProviderConnection>();

@@ -31,7 +31,7 @@ public sealed partial class JobService
         {
             rows = status switch
             {
-                "active" => rows.Where(j => j.Status != JobStatuses.Succeeded && j.Status != JobStatuses.Failed && j.Status != JobStatuses.Cancelled),
+                "active" => rows.Where(j => !JobStatuses.Final.Contains(j.Status)),
                 _ => rows.Where(j => j.Status == status),
             };
         }
@@ -69,7 +69,7 @@ public sealed partial class JobService
     {
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         var active = await context.Jobs.AsNoTracking()
-            .Where(j => j.Status != JobStatuses.Succeeded && j.Status != JobStatuses.Failed && j.Status != JobStatuses.Cancelled)
+            .Where(j => !JobStatuses.Final.Contains(j.Status))
             .OrderByDescending(j => j.CreatedAt).Take(20).ToListAsync(cancellationToken);
         var recent = await context.Jobs.AsNoTracking().Where(j => j.FineTunedModel != null)
             .OrderByDescending(j => j.FinishedAt).Take(5).ToListAsync(cancellationToken);

@@ -256,7 +256,7 @@ public sealed partial class JobService(
             {
                 await context.SaveChangesAsync(cancellationToken);
             }
-            catch (DbUpdateException e) when (clientRequestId is not null && e.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteExtendedErrorCode: 2067 })
+            catch (DbUpdateException e) when (clientRequestId is not null && DbErrors.IsUniqueViolation(e))
             {
                 // The same key arrived twice at once (a double click): the other request made the job.
                 return ((await FindByClientRequestAsync(clientRequestId, cancellationToken))!, false);
@@ -264,7 +264,7 @@ public sealed partial class JobService(
         }
         logger.LogInformation("Created job {JobId} on provider connection {ProviderId} ({Model})", row.Id, row.ProviderId, row.Model);
         submitter.Enqueue(row.Id);
-        Changed(row.Id);
+        events.JobChanged(row.Id);
         return (await GetAsync(row.Id, cancellationToken), true);
     }
 
@@ -325,11 +325,5 @@ public sealed partial class JobService(
         logger.LogInformation("Asked the provider to {Action} job {JobId}", action, id);
         tracker.PollSoon(id);
         return await GetAsync(id, cancellationToken);
-    }
-
-    private void Changed(Guid id)
-    {
-        events.Publish(StudioTopic.Job(id));
-        events.Publish(StudioTopic.Jobs);
     }
 }

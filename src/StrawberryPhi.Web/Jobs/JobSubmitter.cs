@@ -23,7 +23,8 @@ public sealed class JobSubmitter(
     TimeProvider time, StudioNotifier events, Notifications.NotificationService notifications, ILogger<JobSubmitter> logger)
 {
     private readonly Channel<Guid> _queue = Channel.CreateUnbounded<Guid>(new() { SingleReader = true });
-    private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _running = new();
+    /// <summary>Jobs queued or being sent: one submission per job at a time.</summary>
+    private readonly ConcurrentDictionary<Guid, bool> _running = new();
     private readonly ConcurrentDictionary<Guid, bool> _cancelRequested = new();
 
     /// <summary>Raised when a job reached its provider (the tracker polls it at once).</summary>
@@ -31,14 +32,11 @@ public sealed class JobSubmitter(
 
     public void Enqueue(Guid jobId)
     {
-        if (_running.TryAdd(jobId, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)))
+        if (_running.TryAdd(jobId, true))
         {
             _queue.Writer.TryWrite(jobId);
         }
     }
-
-    /// <summary>Waits until a queued submission has ended (tests and the CLI); at once when none is queued.</summary>
-    public Task WaitAsync(Guid jobId) => _running.TryGetValue(jobId, out var running) ? running.Task : Task.CompletedTask;
 
     internal ChannelReader<Guid> Queue => _queue.Reader;
 
@@ -70,7 +68,7 @@ public sealed class JobSubmitter(
             return false;
         }
         await notifications.JobEndedAsync(jobId, cancellationToken);
-        Changed(jobId);
+        events.JobChanged(jobId);
         return true;
     }
 
@@ -92,10 +90,7 @@ public sealed class JobSubmitter(
         finally
         {
             _cancelRequested.TryRemove(jobId, out _);
-            if (_running.TryRemove(jobId, out var running))
-            {
-                running.TrySetResult();
-            }
+            _running.TryRemove(jobId, out _);
         }
     }
 
@@ -283,13 +278,7 @@ public sealed class JobSubmitter(
         var row = await context.Jobs.FirstAsync(j => j.Id == jobId, cancellationToken);
         change(row);
         await context.SaveChangesAsync(cancellationToken);
-        Changed(jobId);
-    }
-
-    private void Changed(Guid jobId)
-    {
-        events.Publish(StudioTopic.Job(jobId));
-        events.Publish(StudioTopic.Jobs);
+        events.JobChanged(jobId);
     }
 }
 

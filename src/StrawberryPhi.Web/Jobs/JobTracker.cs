@@ -89,9 +89,6 @@ public sealed class JobTracker(
         });
     }
 
-    /// <summary>Waits for the polls under way (tests, and a clean stop).</summary>
-    internal Task IdleAsync() => Task.WhenAll(_inFlight.Values);
-
     private void Launch(Guid jobId, Guid providerId)
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -151,11 +148,9 @@ public sealed class JobTracker(
             return;
         }
         IProviderClient client;
-        bool local;
         try
         {
             client = await providers.ClientAsync(row.ProviderId, cancellationToken);
-            local = (await providers.GetAsync(row.ProviderId, cancellationToken)).Kind == ProviderKind.Local;
         }
         catch (Exception e) when (e is StudioException or KeyVaultException)
         {
@@ -167,7 +162,7 @@ public sealed class JobTracker(
             var remote = await client.GetJobAsync(remoteId, cancellationToken);
             var newEvents = await NewEventsAsync(client, jobId, remoteId, cancellationToken);
             var checkpoints = await AllAsync((after, token) => client.ListCheckpointsAsync(remoteId, after, PageSize, token), c => c.Id, cancellationToken);
-            await StoreAsync(jobId, remote, newEvents, checkpoints, local, cancellationToken);
+            await StoreAsync(jobId, remote, newEvents, checkpoints, client.Kind == ProviderKind.Local, cancellationToken);
             if (JobStatuses.IsFinal(remote.Status) && !row.ResultsFetched)
             {
                 await FetchResultFilesAsync(jobId, client, remote, cancellationToken);
@@ -280,7 +275,7 @@ public sealed class JobTracker(
                 await notifications.JobEndedAsync(jobId, cancellationToken);
             }
         }
-        Changed(jobId);
+        events.JobChanged(jobId);
     }
 
     /// <summary>Applies the provider's answer to a job row outside a poll (an action's answer); the next poll stores the rest.</summary>
@@ -298,7 +293,7 @@ public sealed class JobTracker(
         {
             await notifications.JobEndedAsync(jobId, cancellationToken);
         }
-        Changed(jobId);
+        events.JobChanged(jobId);
     }
 
     /// <summary>The provider's job object onto the row (its rules keep a finished job finished).</summary>
@@ -358,7 +353,7 @@ public sealed class JobTracker(
         var row = await context.Jobs.FirstAsync(j => j.Id == jobId, cancellationToken);
         row.ResultsFetched = true;
         await context.SaveChangesAsync(cancellationToken);
-        Changed(jobId);
+        events.JobChanged(jobId);
     }
 
     /// <summary>After a failed poll: later, by the provider's Retry-After or a doubling backoff, clamped.</summary>
@@ -377,18 +372,12 @@ public sealed class JobTracker(
             var backoff = Options.RunningInterval * Math.Pow(2, Math.Min(10, row.PollFailures));
             row.NextPollAt = time.GetUtcNow().UtcDateTime + Options.Clamp(retryAfter ?? backoff);
             await context.SaveChangesAsync(CancellationToken.None);
-            Changed(jobId);
+            events.JobChanged(jobId);
         }
         catch (Exception e) when (e is DbUpdateException or InvalidOperationException)
         {
             logger.LogError(e, "Could not reschedule job {JobId}", jobId);
         }
-    }
-
-    private void Changed(Guid jobId)
-    {
-        events.Publish(StudioTopic.Job(jobId));
-        events.Publish(StudioTopic.Jobs);
     }
 }
 

@@ -61,7 +61,7 @@ public sealed class NotificationService(
         {
             await context.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateException e) when (e.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteExtendedErrorCode: 2067 })
+        catch (DbUpdateException e) when (DbErrors.IsUniqueViolation(e))
         {
             return; // reported at the same moment by another path (a poll and an action's answer)
         }

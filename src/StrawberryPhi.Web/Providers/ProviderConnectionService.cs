@@ -100,7 +100,7 @@ public sealed class ProviderConnectionService(
         {
             await context.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateException e) when (e.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteExtendedErrorCode: 2067 })
+        catch (DbUpdateException e) when (DbErrors.IsUniqueViolation(e))
         {
             throw NameTaken(name);
         }
