@@ -6,6 +6,7 @@ using StrawberryPhi.Benchmarks;
 // bench validate FILE [THREADS] [REPEATS]  warm in-process validation throughput, 1..THREADS threads
 // bench preview FILE [RARE] [COMMON]       line index, random pages and search on FILE (the studio's preview)
 // bench engine [SECONDS]                training and inference tokens/s of each local base model size
+// bench engine-chat [MODEL] [REQUESTS] [CONCURRENCY] [MAX_TOKENS]  chat completions/s before and after the KV cache
 // bench engine-overhead [EXAMPLES] [EPOCHS] [REPEATS]  a whole engine job against the bare training loop
 // bench jobs [JOBS] [POINTS] [SAMPLES]   the studio: jobs list, a job page with many points, change → page latency
 // bench micro [BenchmarkDotNet args]    per-call micro-benchmarks
@@ -45,6 +46,10 @@ switch (args.FirstOrDefault())
         return 0;
     case "engine":
         EngineThroughput.Run(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10);
+        return 0;
+    case "engine-chat":
+        await EngineChat.RunAsync(args.Length > 1 ? args[1] : "strawberry-small", args.Length > 2 ? int.Parse(args[2]) : 32,
+            args.Length > 3 ? int.Parse(args[3]) : 4, args.Length > 4 ? int.Parse(args[4]) : 128);
         return 0;
     case "engine-overhead":
         await EngineOverhead.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 800, args.Length > 2 ? int.Parse(args[2]) : 2, args.Length > 3 ? int.Parse(args[3]) : 2);

@@ -50,6 +50,31 @@ public sealed class ApiContractTests(EngineHost host) : IClassFixture<EngineHost
     }
 
     [Fact]
+    public async Task Chat_ConcurrentRequests_DecodedTogether_EachAnswerAsAlone_EvenBesideAnAbandonedStream()
+    {
+        ChatCompletionOptions Options(int i) => new() { MaxOutputTokenCount = 10 + 5 * i, Temperature = i % 3 == 0 ? 0f : 1f, Seed = 40 + i };
+        var alone = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            alone.Add((await Chat().CompleteChatAsync(Messages(), Options(i)).WaitAsync(Timeout)).Value.Content[0].Text);
+        }
+
+        // A streamed request that the client abandons after its first piece must not hold up the others.
+        using var abandon = new CancellationTokenSource();
+        var abandoned = Task.Run(async () =>
+        {
+            await foreach (var _ in Chat().CompleteChatStreamingAsync(Messages(), new ChatCompletionOptions { MaxOutputTokenCount = 100_000, Temperature = 1f }, abandon.Token))
+            {
+                await abandon.CancelAsync();
+            }
+        });
+        var together = await Task.WhenAll(Enumerable.Range(0, 6).Select(async i =>
+            (await Chat().CompleteChatAsync(Messages(), Options(i))).Value.Content[0].Text)).WaitAsync(Timeout);
+        Assert.Equal(alone, together);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned.WaitAsync(Timeout));
+    }
+
+    [Fact]
     public async Task Chat_Streaming_SameTextAsNonStreamingAndUsageAtTheEnd()
     {
         var options = new ChatCompletionOptions { MaxOutputTokenCount = 16, Temperature = 0.8f, Seed = 5 };

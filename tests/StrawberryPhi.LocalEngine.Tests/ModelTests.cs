@@ -61,6 +61,55 @@ public class ModelTests
     }
 
     [Fact]
+    public void Generate_WithCache_GreedyEqualsFullRecompute_AlsoPastTheContext()
+    {
+        using var model = new GptModel(ModelSize.Tiny);
+        var prompt = ChatEncoder.EncodePrompt(ArithmeticReflectionData.Prompt(12, 34), EngineVocabulary.Default);
+        var greedy = new SamplingOptions { MaxTokens = 40, Temperature = 0, Logprobs = true, TopLogprobs = 2 };
+        var cached = Sampler.Generate(model, prompt, greedy);
+        var full = Sampler.GenerateFull(model, prompt, greedy);
+        Assert.Equal(full.Tokens, cached.Tokens);
+        Assert.Equal(full.Logprobs!.Select(l => l.Logprob), cached.Logprobs!.Select(l => l.Logprob), (a, b) => Math.Abs(a - b) < 1e-4);
+
+        // A prompt 10 tokens short of the context: the cache fills, then decoding goes on over a sliding window.
+        var longPrompt = Enumerable.Range(0, ModelSize.Tiny.Context - 10).Select(i => 32 + i % 90).ToArray();
+        var pastContext = new SamplingOptions { MaxTokens = 25, Temperature = 0 };
+        Assert.Equal(Sampler.GenerateFull(model, longPrompt, pastContext).Tokens, Sampler.Generate(model, longPrompt, pastContext).Tokens);
+    }
+
+    [Fact]
+    public void BatchDecoder_SequencesJoiningAndLeaving_EachGetsWhatItWouldAlone()
+    {
+        using var model = new GptModel(ModelSize.Tiny);
+        var prompts = new[] { (3, 4), (12, 34), (56, 7), (80, 19), (5, 55) }
+            .Select(p => ChatEncoder.EncodePrompt(ArithmeticReflectionData.Prompt(p.Item1, p.Item2), EngineVocabulary.Default)).ToArray();
+        // Different lengths, greedy and seeded sampling, a penalty: each sequence's state is its own.
+        var options = prompts.Select((_, i) => new SamplingOptions
+        {
+            MaxTokens = 6 + 7 * i, Temperature = i % 2 == 0 ? 0 : 0.9, Seed = 100 + i, FrequencyPenalty = i == 3 ? 0.5 : 0,
+        }).ToArray();
+        var alone = prompts.Select((p, i) => Sampler.GenerateFull(model, p, options[i]).Tokens).ToArray();
+
+        using var decoder = new BatchDecoder(model, 3);
+        var generations = prompts.Select((p, i) => new Generation(p, options[i], EngineVocabulary.Default, null, default)).ToArray();
+        var next = 0;
+        while (next < generations.Length || decoder.Count > 0)
+        {
+            // Fill free slots as they open, the way the scheduler does: later sequences join a batch under way.
+            while (next < generations.Length && decoder.HasRoom)
+            {
+                decoder.Add(generations[next++]);
+            }
+            decoder.Step();
+        }
+        for (var i = 0; i < generations.Length; i++)
+        {
+            Assert.Equal(alone[i], generations[i].Result().Tokens);
+            generations[i].Dispose();
+        }
+    }
+
+    [Fact]
     public void Train_SameSeed_SameLosses_AndCancelStops()
     {
         var data = ArithmeticReflectionData.Pairs(1, 32).Select(p =>

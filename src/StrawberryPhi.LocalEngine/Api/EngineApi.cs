@@ -114,9 +114,9 @@ public static class EngineApi
 
         if (!request.Stream)
         {
-            var completions = engine.Infer(model, gpt => Enumerable.Range(0, request.N)
-                .Select(i => Sampler.Generate(gpt, prompt, request.Sampling with { Seed = request.Sampling.Seed + i }, cancellationToken: cancellationToken))
-                .ToList());
+            // The n choices are decoded together, each with its own seed.
+            var completions = await Task.WhenAll(Enumerable.Range(0, request.N).Select(i =>
+                engine.GenerateAsync(model, prompt, request.Sampling with { Seed = request.Sampling.Seed + i }, null, cancellationToken)));
             var completionTokens = completions.Sum(c => c.Tokens.Length);
             return Results.Json(new
             {
@@ -150,20 +150,11 @@ public static class EngineApi
         {
             var index = i;
             await Send(Chunk(index, new { role = "assistant", content = "" }, null));
-            // Generation runs on a worker; each piece of text reaches the client as soon as it exists.
+            // Generation runs on the engine's decoder; each piece of text reaches the client as soon as it exists.
             var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-            var generation = Task.Run(() =>
-            {
-                try
-                {
-                    return engine.Infer(model, gpt => Sampler.Generate(gpt, prompt, request.Sampling with { Seed = request.Sampling.Seed + index },
-                        onText: piece => pieces.Writer.TryWrite(piece), cancellationToken: cancellationToken));
-                }
-                finally
-                {
-                    pieces.Writer.TryComplete();
-                }
-            }, cancellationToken);
+            var generation = engine.GenerateAsync(model, prompt, request.Sampling with { Seed = request.Sampling.Seed + index },
+                piece => pieces.Writer.TryWrite(piece), cancellationToken);
+            _ = generation.ContinueWith(_ => pieces.Writer.TryComplete(), TaskScheduler.Default);
             await foreach (var piece in pieces.Reader.ReadAllAsync(cancellationToken))
             {
                 await Send(Chunk(index, new { content = piece }, null));

@@ -15,6 +15,12 @@ public sealed class LocalEngineOptions
     /// <summary>Training jobs that may run at once; the others wait in order.</summary>
     public int MaxConcurrentJobs { get; set; } = 1;
 
+    /// <summary>
+    /// Chat completions of one model decoded together at most (with a key-value cache). 0 restores the engine's
+    /// first generator: one request at a time, the whole context recomputed per token (the benchmark's baseline).
+    /// </summary>
+    public int MaxBatch { get; set; } = 8;
+
     /// <summary>When set, every request must carry it as a bearer token.</summary>
     public string? ApiKey { get; set; }
 }
@@ -35,7 +41,11 @@ public sealed class LocalEngine : IDisposable
         Store = new EngineStore(options.DataDirectory, time);
         Runner = new JobRunner(Store, time, options.Threads, options.MaxConcurrentJobs);
         Runner.Start();
+        Scheduler = options.MaxBatch > 0 ? new InferenceScheduler(options.MaxBatch, _inference) : null;
     }
+
+    /// <summary>Batches concurrent chat completions; null when <see cref="LocalEngineOptions.MaxBatch"/> is 0.</summary>
+    public InferenceScheduler? Scheduler { get; }
 
     public LocalEngineOptions Options { get; }
     public TimeProvider Time { get; }
@@ -50,15 +60,25 @@ public sealed class LocalEngine : IDisposable
     public EngineModel? FindModel(string id) =>
         ModelSize.Find(id) is { } size ? new EngineModel(size.Name, BaseCreated, "strawberry-phi", size.Name, null) : Store.GetModel(id);
 
-    /// <summary>Runs generation on a model, loading it once; one generation at a time keeps libtorch's threads to itself.</summary>
-    public T Infer<T>(EngineModel model, Func<GptModel, T> run)
+    /// <summary>
+    /// Generates a completion on a model (loaded once): batched with other requests by the scheduler, or, without
+    /// one, alone with the whole context recomputed per token.
+    /// </summary>
+    public Task<Completion> GenerateAsync(EngineModel model, int[] prompt, SamplingOptions options, Action<string>? onText, CancellationToken cancellationToken)
     {
         var loaded = _loaded.GetOrAdd(model.Id, _ => new Lazy<GptModel>(() =>
             model.File is { } file ? SafeTensors.Load(file) : new GptModel(ModelSize.Find(model.Id)!))).Value;
-        lock (_inference)
+        if (Scheduler is not null)
         {
-            return run(loaded);
+            return Scheduler.GenerateAsync(loaded, prompt, options, onText, cancellationToken);
         }
+        return Task.Run(() =>
+        {
+            lock (_inference)
+            {
+                return Sampler.GenerateFull(loaded, prompt, options, onText: onText, cancellationToken: cancellationToken);
+            }
+        }, cancellationToken);
     }
 
     public void Forget(string modelId)
@@ -67,6 +87,7 @@ public sealed class LocalEngine : IDisposable
         {
             lock (_inference)
             {
+                Scheduler?.Abandon(model.Value);
                 model.Value.Dispose();
             }
         }
@@ -75,6 +96,7 @@ public sealed class LocalEngine : IDisposable
     public void Dispose()
     {
         Runner.Dispose();
+        Scheduler?.Dispose();
         foreach (var model in _loaded.Values.Where(m => m.IsValueCreated))
         {
             model.Value.Dispose();
