@@ -258,6 +258,40 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
         return new ProviderPage<T>(items, root.TryGetProperty("has_more", out var more) && more.ValueKind == JsonValueKind.True);
     }
 
+    public Microsoft.Extensions.AI.IChatClient ChatClient(string model) =>
+        Microsoft.Extensions.AI.OpenAIClientExtensions.AsIChatClient(_client.GetChatClient(model));
+
+    public async Task<ProviderRawResponse> ForwardAsync(string method, string path, BinaryData? body, CancellationToken cancellationToken)
+    {
+        var pipeline = _client.GetChatClient("forward").Pipeline;
+        var message = pipeline.CreateMessage();
+        try
+        {
+            message.Apply(new RequestOptions { CancellationToken = cancellationToken });
+            message.BufferResponse = false;
+            message.Request.Method = method;
+            message.Request.Uri = new Uri(_endpoint.BaseUrl, path);
+            if (body is not null)
+            {
+                message.Request.Headers.Set("Content-Type", "application/json");
+                message.Request.Content = BinaryContent.Create(body);
+            }
+            await Call(async () =>
+            {
+                await pipeline.SendAsync(message);
+                return true;
+            });
+            var response = message.Response!;
+            response.Headers.TryGetValue("Content-Type", out var contentType);
+            return new ProviderRawResponse(response.Status, contentType, response.ContentStream ?? new MemoryStream(response.Content.ToArray()), message);
+        }
+        catch
+        {
+            message.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>
     /// A request through the SDK's pipeline (its key, Azure's header, our transport and resilience), for what its typed
     /// surface lacks or reshapes: jobs with methods and metadata, pause and resume, paging cursors.

@@ -139,4 +139,30 @@ public interface IProviderClient
 
     /// <summary>Only where <see cref="ProviderCapabilities.PauseResume"/>.</summary>
     Task<ProviderJob> ResumeJobAsync(string jobId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Chat with <paramref name="model"/> as a Microsoft.Extensions.AI <see cref="Microsoft.Extensions.AI.IChatClient"/>
+    /// over the SDK's chat client, on this connection's key, transport and retries (ADR 0011).
+    /// </summary>
+    Microsoft.Extensions.AI.IChatClient ChatClient(string model);
+
+    /// <summary>
+    /// Sends an OpenAI API request as it is (the studio's gateway, /api/v1) with this connection's address and key;
+    /// the answer comes back unread, so a stream reaches the caller as it is produced. Errors are answers, not exceptions.
+    /// </summary>
+    Task<ProviderRawResponse> ForwardAsync(string method, string path, BinaryData? body, CancellationToken cancellationToken);
+}
+
+/// <summary>A provider's answer to a forwarded request: status, content type and the body as a stream (dispose it).</summary>
+public sealed class ProviderRawResponse(int status, string? contentType, Stream body, IDisposable owner) : IDisposable
+{
+    public int Status { get; } = status;
+    public string? ContentType { get; } = contentType;
+    public Stream Body { get; } = body;
+
+    public void Dispose()
+    {
+        Body.Dispose();
+        owner.Dispose();
+    }
 }

@@ -23,6 +23,12 @@ public readonly record struct StudioTopic(string Kind, Guid Id)
     /// <summary>A notification recorded or read, a webhook delivery attempted.</summary>
     public static StudioTopic Notifications { get; } = new("notifications", Guid.Empty);
 
+    /// <summary>An evaluation run's status, progress or results changed.</summary>
+    public static StudioTopic EvalRun(Guid id) => new("eval-run", id);
+
+    /// <summary>Evaluation sets or runs were added, removed or changed status.</summary>
+    public static StudioTopic Evaluations { get; } = new("evaluations", Guid.Empty);
+
     public static StudioTopic Providers { get; } = new("providers", Guid.Empty);
 
     public static StudioTopic Settings { get; } = new("settings", Guid.Empty);

@@ -67,6 +67,12 @@ public static partial class StudioSetup
                 services.GetRequiredService<IOptions<ProviderClientOptions>>().Value, services.GetRequiredService<TimeProvider>());
         });
         builder.Services.AddSingleton<ProviderConnectionService>();
+        builder.Services.AddSingleton<Chat.ModelRouter>();
+        builder.Services.AddSingleton<Chat.ChatService>();
+        builder.Services.AddSingleton<Chat.PlaygroundService>();
+        builder.Services.AddSingleton<Evaluation.EvalRunner>();
+        builder.Services.AddSingleton<Evaluation.EvalService>();
+        builder.Services.AddHostedService<Evaluation.EvalRunnerWorker>();
     }
 
     public static void AddDatasets(this WebApplicationBuilder builder)

@@ -131,12 +131,22 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
 
     public static string Example(string name) => Path.Combine(AppContext.BaseDirectory, "Examples", name);
 
-    /// <summary>A valid chat dataset of short sums (a job on strawberry-tiny trains on it in about a second), uploaded and validated.</summary>
-    public async Task<Guid> SumsDatasetAsync(string name, int examples = 12)
+    /// <summary>
+    /// A valid chat dataset of short sums (a job on strawberry-tiny trains on it in about a second), uploaded and
+    /// validated. With <paramref name="reflection"/>, answers are in the reflection format, every third one correcting
+    /// a wrong first answer inside a reflection.
+    /// </summary>
+    public async Task<Guid> SumsDatasetAsync(string name, int examples = 12, bool reflection = false)
     {
         var path = Path.Combine(DataDirectory, name);
         await File.WriteAllLinesAsync(path, Enumerable.Range(0, examples).Select(i =>
-            $$"""{"messages": [{"role": "user", "content": "{{i}}+{{i % 7}}="}, {"role": "assistant", "content": "{{(i + i % 7).ToString(System.Globalization.CultureInfo.InvariantCulture)}}"}]}"""));
+        {
+            var sum = (i + i % 7).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var answer = !reflection ? sum
+                : i % 3 == 0 ? $"<thinking>{i}+{i % 7}={i + i % 7 + 1}<reflection>No: {i}+{i % 7}={sum}.</reflection></thinking><output>{sum}</output>"
+                : $"<thinking>{i}+{i % 7}={sum}</thinking><output>{sum}</output>";
+            return $$"""{"messages": [{"role": "user", "content": "{{i}}+{{i % 7}}="}, {"role": "assistant", "content": "{{answer}}"}]}""";
+        }));
         var dataset = await UploadAsync(path);
         var detail = await WaitValidatedAsync(dataset.Id);
         Assert.Equal(0, detail.Summary.Errors);
@@ -162,9 +172,9 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
         WaitForAsync(async () => await Service<StrawberryPhi.Web.Jobs.JobService>().GetAsync(id, CancellationToken.None) is { } job && done(job) ? job : null);
 
     /// <summary>Creates a one-epoch job on a fresh small dataset and waits until it has succeeded.</summary>
-    public async Task<StrawberryPhi.Web.Jobs.JobView> FinishedJobAsync(string datasetName, Guid? providerId = null)
+    public async Task<StrawberryPhi.Web.Jobs.JobView> FinishedJobAsync(string datasetName, Guid? providerId = null, bool reflection = false)
     {
-        var dataset = await SumsDatasetAsync(datasetName);
+        var dataset = await SumsDatasetAsync(datasetName, reflection: reflection);
         var (job, _) = await Service<StrawberryPhi.Web.Jobs.JobService>().CreateAsync(JobInput(providerId ?? await LocalConnectionAsync(), dataset, epochs: 1), null, CancellationToken.None);
         var done = await WaitJobAsync(job.Id, j => j.IsFinal);
         Assert.True(done.Status == StrawberryPhi.Web.Data.JobStatuses.Succeeded, $"{done.Status}: {done.Error?.Message}");

@@ -55,7 +55,8 @@ public static class Statistics
         var z2 = z * z;
         var centre = (p + z2 / (2 * total)) / (1 + z2 / total);
         var half = z * Math.Sqrt(p * (1 - p) / total + z2 / (4.0 * total * total)) / (1 + z2 / total);
-        return new Proportion(successes, total, p, Math.Max(0, centre - half), Math.Min(1, centre + half));
+        // At 0 and n the bound is exactly 0 or 1; computed, it can come out a rounding error inside, above the estimate.
+        return new Proportion(successes, total, p, successes == 0 ? 0 : Math.Max(0, centre - half), successes == total ? 1 : Math.Min(1, centre + half));
     }
 
     /// <summary>Paired results of two models on the same items, with McNemar's exact test on the items they disagree on.</summary>

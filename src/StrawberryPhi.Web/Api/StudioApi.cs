@@ -32,6 +32,9 @@ public static class StudioApi
         api.MapJobsApi();
         api.MapWebhooksApi();
         api.MapSettingsApi();
+        api.MapEvalsApi();
+        api.MapPlaygroundApi();
+        app.MapGatewayApi();
     }
 }
 

@@ -8,7 +8,7 @@ public static class DbErrors
 {
     /// <summary>A save refused by a unique index (SQLite's SQLITE_CONSTRAINT_UNIQUE): another save took the key first.</summary>
     public static bool IsUniqueViolation(DbUpdateException e) =>
-        e.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteExtendedErrorCode: 2067 };
+        e.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteExtendedErrorCode: 2067 or 1555 };
 }
 
 public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) : DbContext(options)
@@ -34,6 +34,20 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
     public DbSet<StudioNotification> Notifications => Set<StudioNotification>();
 
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+
+    public DbSet<EvalSetRecord> EvalSets => Set<EvalSetRecord>();
+
+    public DbSet<EvalItemRecord> EvalItems => Set<EvalItemRecord>();
+
+    public DbSet<EvalRunRecord> EvalRuns => Set<EvalRunRecord>();
+
+    public DbSet<EvalResultRecord> EvalResults => Set<EvalResultRecord>();
+
+    public DbSet<ChatCacheEntry> ChatCache => Set<ChatCacheEntry>();
+
+    public DbSet<PlaygroundSessionRecord> PlaygroundSessions => Set<PlaygroundSessionRecord>();
+
+    public DbSet<ChatPresetRecord> ChatPresets => Set<ChatPresetRecord>();
 
     /// <summary>
     /// Every time the studio stores is UTC; SQLite keeps no kind, so values read back are marked UTC again (otherwise
@@ -120,6 +134,43 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
             e.Property(d => d.Status).HasConversion<string>().HasMaxLength(20);
             e.HasOne<StudioNotification>().WithMany().HasForeignKey(d => d.NotificationId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(d => new { d.Status, d.NextAttemptAt });
+        });
+        modelBuilder.Entity<EvalSetRecord>(e =>
+        {
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.HasIndex(x => x.CreatedAt);
+            e.HasOne<Dataset>().WithMany().HasForeignKey(x => x.DatasetId).OnDelete(DeleteBehavior.SetNull);
+        });
+        modelBuilder.Entity<EvalItemRecord>(e =>
+        {
+            e.HasKey(x => new { x.SetId, x.Index });
+            e.HasOne<EvalSetRecord>().WithMany().HasForeignKey(x => x.SetId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<EvalRunRecord>(e =>
+        {
+            e.Property(x => x.Status).HasMaxLength(20);
+            e.HasOne<EvalSetRecord>().WithMany().HasForeignKey(x => x.SetId).OnDelete(DeleteBehavior.Restrict);
+            e.HasIndex(x => x.CreatedAt);
+            e.HasIndex(x => x.Status);
+            e.HasIndex(x => x.ClientRequestId).IsUnique();
+        });
+        modelBuilder.Entity<EvalResultRecord>(e =>
+        {
+            // One answer per item and model in a run: a resumed run never answers an item twice.
+            e.HasKey(x => new { x.RunId, x.ModelIndex, x.ItemIndex });
+            e.Property(x => x.Cost).HasConversion<double?>();
+            e.HasOne<EvalRunRecord>().WithMany().HasForeignKey(x => x.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<ChatCacheEntry>(e =>
+        {
+            e.HasKey(x => x.Key);
+            e.Property(x => x.Cost).HasConversion<double?>();
+        });
+        modelBuilder.Entity<PlaygroundSessionRecord>(e => e.HasIndex(x => x.UpdatedAt));
+        modelBuilder.Entity<ChatPresetRecord>(e =>
+        {
+            e.Property(x => x.Name).HasMaxLength(100);
+            e.HasIndex(x => x.Name).IsUnique();
         });
         modelBuilder.Entity<StudioSettings>(e =>
         {

@@ -1,0 +1,52 @@
+using Microsoft.EntityFrameworkCore;
+using StrawberryPhi.Providers;
+using StrawberryPhi.Web.Data;
+using StrawberryPhi.Web.Providers;
+
+namespace StrawberryPhi.Web.Chat;
+
+/// <summary>A model reached through a connection: the gateway's <c>CONNECTION/MODEL</c>.</summary>
+public sealed record ModelRoute(Guid ProviderId, string Connection, string Model)
+{
+    public string Name => $"{Connection}/{Model}";
+}
+
+/// <summary>A model the gateway lists: its routed name and where it came from.</summary>
+public sealed record RoutedModel(string Id, Guid ProviderId, string Connection, string Model, string? OwnedBy, DateTimeOffset? Created);
+
+/// <summary>
+/// Names every connected model as <c>CONNECTION/MODEL</c> and finds the connection of such a name. Connection names
+/// may hold a slash, and so may model ids: the longest connection name that prefixes the name wins.
+/// </summary>
+public sealed class ModelRouter(IDbContextFactory<StudioDbContext> db, ProviderConnectionService connections, ILogger<ModelRouter> logger)
+{
+    public async Task<ModelRoute?> ResolveAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var all = await context.Providers.AsNoTracking().Select(p => new { p.Id, p.Name }).ToListAsync(cancellationToken);
+        var match = all.Where(p => name.Length > p.Name.Length + 1 && name.StartsWith(p.Name + "/", StringComparison.Ordinal))
+            .MaxBy(p => p.Name.Length);
+        return match is null ? null : new ModelRoute(match.Id, match.Name, name[(match.Name.Length + 1)..]);
+    }
+
+    /// <summary>Every connection's models; a connection that cannot list them now is left out (and logged), not fatal.</summary>
+    public async Task<IReadOnlyList<RoutedModel>> ListAsync(CancellationToken cancellationToken)
+    {
+        var views = await connections.ListAsync(cancellationToken);
+        var lists = await Task.WhenAll(views.Select(async view =>
+        {
+            try
+            {
+                var client = await connections.ClientAsync(view.Id, cancellationToken);
+                var models = await client.ListModelsAsync(cancellationToken);
+                return models.Select(m => new RoutedModel($"{view.Name}/{m.Id}", view.Id, view.Name, m.Id, m.OwnedBy, m.Created)).ToList();
+            }
+            catch (Exception e) when (e is ProviderException or StudioException)
+            {
+                logger.LogWarning("The models of {Connection} are left out of the list: {Reason}", view.Name, e.Message);
+                return [];
+            }
+        }));
+        return [.. lists.SelectMany(l => l)];
+    }
+}
