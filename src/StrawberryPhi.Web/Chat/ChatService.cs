@@ -121,6 +121,14 @@ public sealed class ChatService(ProviderConnectionService connections, TimeProvi
         {
             throw new ProviderException($"{model}: the provider could not be reached ({e.Message}).", inner: e, transient: true);
         }
+        catch (Polly.Timeout.TimeoutRejectedException e)
+        {
+            throw new ProviderException($"{model}: the provider did not answer in time, still after retries.", inner: e, transient: true);
+        }
+        catch (Polly.CircuitBreaker.BrokenCircuitException e)
+        {
+            throw new ProviderException($"{model}: the provider failed repeatedly, so the studio stops calling it for a moment.", inner: e, transient: true);
+        }
     }
 
     private static string ProviderErrorText(System.ClientModel.ClientResultException e)
