@@ -58,6 +58,8 @@ public static class PhiApp
             EngineCommand.Create(context),
             JobsCommand.Create(context),
             EvalCommand.Create(context),
+            ChatCommands.Chat(context),
+            ChatCommands.Compare(context),
         })
         {
             root.Add(command);

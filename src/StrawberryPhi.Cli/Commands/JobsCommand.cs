@@ -28,7 +28,7 @@ internal static class JobsCommand
         return jobs;
     }
 
-    private static Option<string> Studio() => new("--studio")
+    internal static Option<string> Studio() => new("--studio")
     {
         Description = "The studio's address (default: $PHI_STUDIO, else " + StudioClient.DefaultAddress + ").",
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("PHI_STUDIO") is { Length: > 0 } fromEnvironment ? fromEnvironment : StudioClient.DefaultAddress,
@@ -36,7 +36,7 @@ internal static class JobsCommand
 
     private static Argument<string> JobId() => new("job") { Description = "The job's id (as phi jobs list shows it)." };
 
-    private static StudioClient Client(ParseResult parse, Option<string> studio)
+    internal static StudioClient Client(ParseResult parse, Option<string> studio)
     {
         var address = parse.GetValue(studio)!;
         if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
@@ -114,7 +114,7 @@ internal static class JobsCommand
     }
 
     /// <summary>An id given as is, or the one item whose name matches; none given: the default, when there is one.</summary>
-    private static string Find(JsonArray items, string? nameOrId, string what, Func<JsonNode?, bool>? byDefault)
+    internal static string Find(JsonArray items, string? nameOrId, string what, Func<JsonNode?, bool>? byDefault)
     {
         if (nameOrId is null)
         {

@@ -33,6 +33,65 @@ internal sealed class StudioClient(Uri baseAddress, HttpMessageHandler? handler 
         return await response.Content.ReadAsStringAsync(cancellationToken);
     }
 
+    /// <summary>Uploads a file as multipart/form-data (field <c>file</c>) and returns the JSON answer.</summary>
+    public async Task<JsonNode> PostFileAsync(string path, string file, CancellationToken cancellationToken)
+    {
+        using var form = new MultipartFormDataContent();
+        await using var stream = File.OpenRead(file);
+        form.Add(new StreamContent(stream), "file", Path.GetFileName(file));
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = form };
+        using var response = await CallAsync(request, cancellationToken);
+        return await response.Content.ReadFromJsonAsync<JsonNode>(cancellationToken) ?? new JsonObject();
+    }
+
+    /// <summary>
+    /// Posts to an OpenAI-style endpoint with <c>"stream": true</c> and hands each server-sent event's JSON to
+    /// <paramref name="onEvent"/> as it arrives. Errors come back in OpenAI's shape and are said in their words.
+    /// </summary>
+    public async Task StreamAsync(string path, JsonNode body, Action<JsonNode> onEvent, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+        HttpResponseMessage response;
+        try
+        {
+            using (request)
+            {
+                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            }
+        }
+        catch (HttpRequestException e) when (e.InnerException is SocketException || e.HttpRequestError == HttpRequestError.ConnectionError)
+        {
+            throw NoStudio();
+        }
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                var text = await response.Content.ReadAsStringAsync(cancellationToken);
+                string? message = null;
+                try
+                {
+                    message = JsonNode.Parse(text)?["error"]?["message"]?.GetValue<string>();
+                }
+                catch (JsonException)
+                {
+                }
+                throw new CommandFailedException(message ?? $"The studio answered {(int)response.StatusCode} {response.ReasonPhrase}: {text.Trim()}");
+            }
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
+            while (await reader.ReadLineAsync(cancellationToken) is { } line)
+            {
+                if (line.StartsWith("data: ", StringComparison.Ordinal) && line != "data: [DONE]" && JsonNode.Parse(line["data: ".Length..]) is { } data)
+                {
+                    onEvent(data);
+                }
+            }
+        }
+    }
+
+    private CommandFailedException NoStudio() => new(
+        $"No studio answers at {Address.GetLeftPart(UriPartial.Authority)}: start one with `dotnet run --project src/StrawberryPhi.Web` (or point --studio at yours).");
+
     private async Task<JsonNode> SendAsync(HttpMethod method, string path, JsonNode? body, string? idempotencyKey, CancellationToken cancellationToken)
     {
         var request = new HttpRequestMessage(method, path);
@@ -60,8 +119,7 @@ internal sealed class StudioClient(Uri baseAddress, HttpMessageHandler? handler 
         }
         catch (HttpRequestException e) when (e.InnerException is SocketException || e.HttpRequestError == HttpRequestError.ConnectionError)
         {
-            throw new CommandFailedException(
-                $"No studio answers at {Address.GetLeftPart(UriPartial.Authority)}: start one with `dotnet run --project src/StrawberryPhi.Web` (or point --studio at yours).");
+            throw NoStudio();
         }
         if (response.IsSuccessStatusCode)
         {
