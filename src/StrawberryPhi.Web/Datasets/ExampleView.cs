@@ -116,7 +116,7 @@ public sealed record ExampleView(long Line, string Raw, IReadOnlyList<MessageVie
         };
     }
 
-    private static ReflectionView Reflection(string text, ReflectionTags tags)
+    public static ReflectionView Reflection(string text, ReflectionTags tags)
     {
         var parse = ReflectionParser.Parse(text, tags);
         var thinking = new List<Segment>();

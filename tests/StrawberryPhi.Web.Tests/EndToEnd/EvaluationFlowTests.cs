@@ -1,0 +1,105 @@
+using System.Globalization;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace StrawberryPhi.Web.Tests.EndToEnd;
+
+/// <summary>The playground side by side and an evaluation run, in a real browser against the local engine.</summary>
+public sealed class EvaluationFlowTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
+{
+    private static readonly LocatorAssertionsToHaveTextOptions Answering = new() { Timeout = 120_000 };
+
+    private StudioHost Studio => browser.Studio;
+
+    private static async Task GoAsync(IPage page, string path)
+    {
+        await page.GotoAsync(path);
+        await Expect(page.Locator(".mud-layout[data-interactive=true]")).ToHaveCountAsync(1);
+    }
+
+    /// <summary>A MudBlazor field's input, whether the test id lands on the input or on its wrapper.</summary>
+    private static ILocator Input(IPage page, string testId) => page.Locator($"input[data-testid={testId}], [data-testid={testId}] input");
+
+    private static async Task ChooseModelAsync(IPage page, string testId, string model)
+    {
+        var input = Input(page, testId);
+        await input.FillAsync(model);
+        await input.PressAsync("Escape");
+        await input.PressAsync("Tab");
+        await Expect(input).ToHaveValueAsync(model);
+    }
+
+    [Fact]
+    public async Task Playground_TwoModelsSideBySide_StreamedWithMetricsAndADiff_ThenExported()
+    {
+        var local = await Studio.LocalConnectionAsync();
+        var page = await browser.NewPageAsync();
+        await GoAsync(page, $"playground?providerId={local}&model=strawberry-tiny");
+        await Expect(Input(page, "model-0")).ToHaveValueAsync("Local engine/strawberry-tiny");
+        await page.ClickAsync("[data-testid=add-model]");
+        await ChooseModelAsync(page, "model-1", "Local engine/strawberry-small");
+        await page.ClickAsync("[data-testid=parameters-panel] .mud-expand-panel-header");
+        await Input(page, "max-tokens").FillAsync("8");
+        await Input(page, "temperature").FillAsync("0");
+        await page.Locator("textarea[data-testid=message], [data-testid=message] textarea").FillAsync("1+2=");
+
+        await page.ClickAsync("[data-testid=send]");
+
+        await Expect(page.Locator("[data-testid=reply-metrics]")).ToHaveCountAsync(2, new() { Timeout = 120_000 });
+        await Expect(page.Locator("[data-testid=reply-metrics]").First).ToContainTextAsync("tokens/s", new() { Timeout = 120_000 });
+        await Expect(page.Locator("[data-testid=reply-metrics]").First).ToContainTextAsync("finish: length");
+        await Expect(page.Locator("[data-testid=answer-diff]")).ToHaveCountAsync(1);
+
+        // Saved as it went: the export has one row per model with every parameter.
+        await Expect(page.Locator("[data-testid=export-csv]")).ToBeVisibleAsync();
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("[data-testid=export-csv]"));
+        var csv = await File.ReadAllTextAsync(await download.PathAsync());
+        using var reader = new CsvHelper.CsvReader(new StringReader(csv), CultureInfo.InvariantCulture);
+        await reader.ReadAsync();
+        reader.ReadHeader();
+        var models = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            models.Add(reader.GetField("model")!);
+            Assert.Equal("8", reader.GetField("max_completion_tokens"));
+            Assert.Equal("1+2=", reader.GetField("user"));
+        }
+        Assert.Equal(["Local engine/strawberry-tiny", "Local engine/strawberry-small"], models);
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Evaluation_UploadASet_RunIt_ReadTheTransitionMatrix_ExportTheResults()
+    {
+        var set = Path.Combine(Studio.DataDirectory, "e2e-set.jsonl");
+        await File.WriteAllLinesAsync(set, Enumerable.Range(1, 5).Select(i => $$"""{"id": "q{{i}}", "prompt": "{{i}}+{{i}}=", "reference": {{2 * i}}}"""));
+        var page = await browser.NewPageAsync();
+        await GoAsync(page, "evaluations");
+        await Expect(page.Locator("[data-testid=upload-zone]")).ToHaveAttributeAsync("data-ready", "true");
+        await page.SetInputFilesAsync("[data-testid=upload-input]", set);
+        await Expect(page.Locator("[data-testid=sets]")).ToContainTextAsync("e2e-set");
+        await ChooseModelAsync(page, "run-model-0", "Local engine/strawberry-tiny");
+        await Input(page, "run-max-tokens").FillAsync("8");
+
+        await page.ClickAsync("[data-testid=start-run]");
+
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/evaluations/runs/[0-9a-f-]{36}$"));
+        await Expect(page.Locator("[data-testid=job-status]").First).ToHaveTextAsync("succeeded", Answering);
+        await Expect(page.Locator("[data-testid=run-progress-text]")).ToContainTextAsync("5 of 5 answers");
+        var cells = new[] { "rr", "rw", "wr", "ww" };
+        var counts = new List<int>();
+        foreach (var cell in cells)
+        {
+            counts.Add(int.Parse(await page.Locator($"[data-testid=transitions] [data-testid={cell}]").InnerTextAsync(), CultureInfo.InvariantCulture));
+        }
+        Assert.Equal(5, counts.Sum());
+        await Expect(page.Locator("[data-testid=results] tbody tr")).ToHaveCountAsync(5);
+
+        await page.ClickAsync("[data-testid=export-menu]");
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("[data-testid=export-jsonl]"));
+        var lines = (await File.ReadAllLinesAsync(await download.PathAsync())).Where(l => l.Length > 0).ToList();
+        Assert.Equal(5, lines.Count);
+        Assert.All(lines, l => Assert.Contains("\"transition\"", l, StringComparison.Ordinal));
+        await page.Context.CloseAsync();
+    }
+}
