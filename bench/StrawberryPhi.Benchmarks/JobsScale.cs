@@ -133,7 +133,7 @@ public static class JobsScale
         return (jobs, pageJob);
     }
 
-    private static async Task<List<double>> TimeAsync(int runs, Func<Task> action)
+    internal static async Task<List<double>> TimeAsync(int runs, Func<Task> action)
     {
         await action(); // warm-up: JIT, the first query's plan, the circuit
         var times = new List<double>(runs);
@@ -146,7 +146,7 @@ public static class JobsScale
         return times;
     }
 
-    private static void Report(string what, List<double> milliseconds)
+    internal static void Report(string what, List<double> milliseconds)
     {
         var sorted = milliseconds.Order().ToList();
         double At(double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
@@ -154,7 +154,7 @@ public static class JobsScale
     }
 
     /// <summary>The studio as a user runs it (Production), on an ephemeral loopback port, with its own data directory.</summary>
-    private sealed class Studio(string directory) : WebApplicationFactory<studio::Program>
+    internal sealed class Studio(string directory) : WebApplicationFactory<studio::Program>
     {
         public Uri BaseAddress { get; private set; } = null!;
 

@@ -9,6 +9,7 @@ using StrawberryPhi.Benchmarks;
 // bench engine-chat [MODEL] [REQUESTS] [CONCURRENCY] [MAX_TOKENS]  chat completions/s before and after the KV cache
 // bench engine-overhead [EXAMPLES] [EPOCHS] [REPEATS]  a whole engine job against the bare training loop
 // bench jobs [JOBS] [POINTS] [SAMPLES]   the studio: jobs list, a job page with many points, change → page latency
+// bench gateway [REQUESTS]              what /api/v1 adds to a chat completion over calling the engine directly
 // bench micro [BenchmarkDotNet args]    per-call micro-benchmarks
 switch (args.FirstOrDefault())
 {
@@ -56,6 +57,9 @@ switch (args.FirstOrDefault())
         return 0;
     case "jobs":
         await JobsScale.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 10_000, args.Length > 2 ? int.Parse(args[2]) : 10_000, args.Length > 3 ? int.Parse(args[3]) : 40);
+        return 0;
+    case "gateway":
+        await GatewayOverhead.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 300);
         return 0;
     case "micro":
         BenchmarkRunner.Run<MicroBenchmarks>(args: args[1..]);

@@ -28,7 +28,7 @@ public static class GatewayApi
         v1.MapPost("/chat/completions", ChatCompletions).WithName("GatewayChatCompletions");
     }
 
-    private static async Task ChatCompletions(HttpContext http, ModelRouter router, ProviderConnectionService connections, CancellationToken cancellationToken)
+    private static async Task ChatCompletions(HttpContext http, ModelRouter router, CancellationToken cancellationToken)
     {
         JsonObject body;
         try
@@ -55,7 +55,7 @@ public static class GatewayApi
         IProviderClient client;
         try
         {
-            client = await connections.ClientAsync(route.ProviderId, cancellationToken);
+            client = await router.ClientAsync(route, cancellationToken);
         }
         catch (StudioException e)
         {

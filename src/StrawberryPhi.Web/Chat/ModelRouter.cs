@@ -20,13 +20,45 @@ public sealed record RoutedModel(string Id, Guid ProviderId, string Connection, 
 /// </summary>
 public sealed class ModelRouter(IDbContextFactory<StudioDbContext> db, ProviderConnectionService connections, ILogger<ModelRouter> logger)
 {
+    /// <summary>Connection names and their clients as of one <see cref="ProviderConnectionService.Version"/>: the gateway's hot path reads no row.</summary>
+    private sealed record Snapshot(int Version, IReadOnlyList<(Guid Id, string Name)> Names, System.Collections.Concurrent.ConcurrentDictionary<Guid, IProviderClient> Clients);
+
+    private volatile Snapshot? _snapshot;
+
     public async Task<ModelRoute?> ResolveAsync(string name, CancellationToken cancellationToken)
     {
-        await using var context = await db.CreateDbContextAsync(cancellationToken);
-        var all = await context.Providers.AsNoTracking().Select(p => new { p.Id, p.Name }).ToListAsync(cancellationToken);
-        var match = all.Where(p => name.Length > p.Name.Length + 1 && name.StartsWith(p.Name + "/", StringComparison.Ordinal))
+        var snapshot = await SnapshotAsync(cancellationToken);
+        var match = snapshot.Names.Where(p => name.Length > p.Name.Length + 1 && name.StartsWith(p.Name + "/", StringComparison.Ordinal))
             .MaxBy(p => p.Name.Length);
-        return match is null ? null : new ModelRoute(match.Id, match.Name, name[(match.Name.Length + 1)..]);
+        return match.Name is null ? null : new ModelRoute(match.Id, match.Name, name[(match.Name.Length + 1)..]);
+    }
+
+    /// <summary>The route's client, kept until a connection changes.</summary>
+    public async Task<IProviderClient> ClientAsync(ModelRoute route, CancellationToken cancellationToken)
+    {
+        var snapshot = await SnapshotAsync(cancellationToken);
+        if (snapshot.Clients.TryGetValue(route.ProviderId, out var client))
+        {
+            return client;
+        }
+        client = await connections.ClientAsync(route.ProviderId, cancellationToken);
+        snapshot.Clients[route.ProviderId] = client;
+        return client;
+    }
+
+    private async Task<Snapshot> SnapshotAsync(CancellationToken cancellationToken)
+    {
+        // Read the version first: a change saved while the names load makes the next call load again.
+        var version = connections.Version;
+        if (_snapshot is { } current && current.Version == version)
+        {
+            return current;
+        }
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var names = (await context.Providers.AsNoTracking().Select(p => new { p.Id, p.Name }).ToListAsync(cancellationToken)).Select(p => (p.Id, p.Name)).ToList();
+        var fresh = new Snapshot(version, names, new());
+        _snapshot = fresh;
+        return fresh;
     }
 
     /// <summary>Every connection's models; a connection that cannot list them now is left out (and logged), not fatal.</summary>

@@ -40,6 +40,10 @@ public sealed class ProviderConnectionService(
     public const string LocalPrefix = "/local/v1";
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (DateTime Version, Uri BaseUrl, IProviderClient Client)> _clients = new();
+    private int _version;
+
+    /// <summary>Changes whenever a connection is added, edited or removed (after the change is saved), for caches of names and clients.</summary>
+    public int Version => Volatile.Read(ref _version);
 
     public async Task<IReadOnlyList<ProviderView>> ListAsync(CancellationToken cancellationToken)
     {
@@ -67,6 +71,7 @@ public sealed class ProviderConnectionService(
         context.Providers.Add(row);
         await SaveNamedAsync(context, row.Name, cancellationToken);
         logger.LogInformation("Added provider connection {ProviderId} ({Kind})", row.Id, row.Kind);
+        Interlocked.Increment(ref _version);
         events.Publish(StudioTopic.Providers);
         return View(row);
     }
@@ -89,6 +94,7 @@ public sealed class ProviderConnectionService(
         await SaveNamedAsync(context, row.Name, cancellationToken);
         _clients.TryRemove(id, out _);
         logger.LogInformation("Updated provider connection {ProviderId}", row.Id);
+        Interlocked.Increment(ref _version);
         events.Publish(StudioTopic.Providers);
         return View(row);
     }
@@ -118,6 +124,7 @@ public sealed class ProviderConnectionService(
         await context.SaveChangesAsync(cancellationToken);
         _clients.TryRemove(id, out _);
         logger.LogInformation("Removed provider connection {ProviderId}", id);
+        Interlocked.Increment(ref _version);
         events.Publish(StudioTopic.Providers);
     }
 
