@@ -28,9 +28,16 @@ public sealed class ModelRouter(IDbContextFactory<StudioDbContext> db, ProviderC
     public async Task<ModelRoute?> ResolveAsync(string name, CancellationToken cancellationToken)
     {
         var snapshot = await SnapshotAsync(cancellationToken);
-        var match = snapshot.Names.Where(p => name.Length > p.Name.Length + 1 && name.StartsWith(p.Name + "/", StringComparison.Ordinal))
-            .MaxBy(p => p.Name.Length);
-        return match.Name is null ? null : new ModelRoute(match.Id, match.Name, name[(match.Name.Length + 1)..]);
+        ModelRoute? best = null;
+        foreach (var (id, connection) in snapshot.Names)
+        {
+            if (name.Length > connection.Length + 1 && name[connection.Length] == '/' && name.StartsWith(connection, StringComparison.Ordinal)
+                && connection.Length > (best?.Connection.Length ?? -1))
+            {
+                best = new ModelRoute(id, connection, name[(connection.Length + 1)..]);
+            }
+        }
+        return best;
     }
 
     /// <summary>The route's client, kept until a connection changes.</summary>

@@ -134,6 +134,35 @@ public sealed class EvaluationTests(StudioHost host) : IClassFixture<StudioHost>
     }
 
     [Fact]
+    public async Task Run_WithAJudge_EveryGraderVerdictKept_AndAReplyWithoutAVerdictFailsSayingSo()
+    {
+        var local = await host.LocalConnectionAsync();
+        var set = await UploadSetAsync("judged", Sums(2));
+        var before = ChatRequests;
+        var run = await WaitRunAsync((await PostRunAsync(new
+        {
+            setId = set.Id,
+            models = new[] { new { providerId = local, model = "strawberry-tiny", parameters = Short } },
+            graders = new object[] { new { type = "contains" }, new { type = "judge", providerId = local, model = "strawberry-tiny", rubric = "Same number." } },
+            fresh = true,
+        })).Id);
+
+        Assert.Equal(EvalStatuses.Succeeded, run.Status);
+        // Each item: its answer, then the judge (the untrained engine's reply holds no verdict, so no reflection asks it twice).
+        Assert.Equal(before + 4, ChatRequests);
+        var rows = (await host.Service<EvalService>().ResultsAsync(run.Id, null, null, null, 0, 10, CancellationToken.None)).Items;
+        Assert.All(rows, row =>
+        {
+            Assert.Equal(["contains", "judge"], row.Grades.Select(g => g.Type));
+            var judge = row.Grades[1];
+            Assert.False(judge.Pass);
+            Assert.StartsWith("the judge's reply has no verdict", judge.Reason, StringComparison.Ordinal);
+            Assert.False(row.Pass);
+            Assert.Contains("judge: ", row.Reason, StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
     public async Task Run_Cancelled_StopsAndKeepsWhatItHas()
     {
         var local = await host.LocalConnectionAsync();
