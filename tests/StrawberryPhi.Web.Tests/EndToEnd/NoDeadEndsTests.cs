@@ -158,6 +158,25 @@ public sealed class NoDeadEndsTests(BrowserFixture browser) : IClassFixture<Brow
         await page.Context.CloseAsync();
     }
 
+    /// <summary>A finished evaluation run and a saved playground session with a reflection answer, for the pages that show them.</summary>
+    private async Task<(Guid Run, Guid Session)> EvaluatedAsync(ThemeMode theme)
+    {
+        var local = await Studio.LocalConnectionAsync();
+        var evals = Studio.Service<StrawberryPhi.Web.Evaluation.EvalService>();
+        using var items = new MemoryStream(System.Text.Encoding.UTF8.GetBytes("{\"prompt\": \"1+1=\", \"reference\": 2}\n{\"prompt\": \"2+2=\", \"reference\": 4}\n"));
+        var set = await evals.CreateSetAsync($"axe-set-{theme}", items, CancellationToken.None);
+        var (run, _) = await evals.CreateRunAsync(new StrawberryPhi.Web.Evaluation.EvalRunInput(set.Id,
+            [new StrawberryPhi.Web.Evaluation.EvalModelSpec(local, "strawberry-tiny", new StrawberryPhi.Web.Chat.ChatParameters { Temperature = 0, MaxCompletionTokens = 4 })],
+            [new StrawberryPhi.Web.Evaluation.GraderSpec("numeric")]), null, CancellationToken.None);
+        await Studio.WaitForAsync(async () => await evals.GetRunAsync(run.Id, CancellationToken.None) is { Status: "succeeded" } r ? r : null);
+        var reply = new StrawberryPhi.Web.Chat.PlaygroundReply("<thinking>1+1=3<reflection>No: 2.</reflection></thinking><output>**2**</output>", "stop", 12, 3, 50, 5, 9, 0m, null);
+        var session = await Studio.Service<StrawberryPhi.Web.Chat.PlaygroundService>().SaveAsync(null, null, new StrawberryPhi.Web.Chat.PlaygroundState("Be brief.",
+            new StrawberryPhi.Web.Chat.ChatParameters(), [new StrawberryPhi.Web.Chat.PlaygroundColumn(local, "strawberry-tiny", "Local engine/strawberry-tiny"),
+                new StrawberryPhi.Web.Chat.PlaygroundColumn(local, "strawberry-small", "Local engine/strawberry-small")],
+            [new StrawberryPhi.Web.Chat.PlaygroundExchange("1+1=", [reply, reply with { Text = "2" }])]), CancellationToken.None);
+        return (run.Id, session.Id);
+    }
+
     [Theory]
     [InlineData(ThemeMode.Light)]
     [InlineData(ThemeMode.Dark)]
@@ -165,6 +184,7 @@ public sealed class NoDeadEndsTests(BrowserFixture browser) : IClassFixture<Brow
     {
         var dataset = await ValidatedAsync("with-defects.jsonl", $"axe-{theme}.jsonl");
         var job = (await Studio.FinishedJobAsync($"axe-job-{theme}.jsonl")).Id;
+        var (run, session) = await EvaluatedAsync(theme);
         await Studio.Service<SettingsService>().SetThemeAsync(theme, CancellationToken.None);
         var page = await browser.NewPageAsync();
         var found = new List<string>();
@@ -174,7 +194,8 @@ public sealed class NoDeadEndsTests(BrowserFixture browser) : IClassFixture<Brow
             ($"datasets/{dataset.Summary.Id}", "Preview"), ($"datasets/{dataset.Summary.Id}", "Transform"), ($"datasets/{dataset.Summary.Id}", "Upload to provider"),
             ("settings", null), ("settings", "Testing defaults"), ("settings", "Notifications"), ("settings", "Appearance"),
             ("jobs", null), ("jobs/new", null), ($"jobs/{job}", null), ($"jobs/{job}", "Checkpoints (1)"), ($"jobs/{job}", "Hyperparameters"),
-            ($"jobs/{job}", "Details"), ($"jobs/compare?ids={job}", null), ("playground", null), ("evaluations", null), ("nope", null),
+            ($"jobs/{job}", "Details"), ($"jobs/compare?ids={job}", null), ("playground", null), ($"playground?session={session}", null), ("evaluations", null),
+            ($"evaluations/runs/{run}", null), ("nope", null),
         })
         {
             await GoAsync(page, path);
