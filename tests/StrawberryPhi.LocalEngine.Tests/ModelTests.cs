@@ -110,6 +110,27 @@ public class ModelTests
     }
 
     [Fact]
+    public async Task Scheduler_ModelDeletedMidGeneration_ThatRequestFails_OthersGoOn()
+    {
+        using var doomed = new GptModel(ModelSize.Tiny);
+        using var kept = new GptModel(ModelSize.Tiny);
+        var gate = new System.Threading.Lock();
+        using var scheduler = new StrawberryPhi.LocalEngine.Engine.InferenceScheduler(4, gate);
+        var prompt = ChatEncoder.EncodePrompt(ArithmeticReflectionData.Prompt(1, 2), EngineVocabulary.Default);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var endless = scheduler.GenerateAsync(doomed, prompt, new SamplingOptions { MaxTokens = 1_000_000, Temperature = 1, Seed = 1 }, _ => started.TrySetResult(), default);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        lock (gate)
+        {
+            scheduler.Abandon(doomed);
+        }
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => endless.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("deleted", error.Message, StringComparison.Ordinal);
+        var other = await scheduler.GenerateAsync(kept, prompt, new SamplingOptions { MaxTokens = 5, Temperature = 0 }, null, default).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(Sampler.GenerateFull(kept, prompt, new SamplingOptions { MaxTokens = 5, Temperature = 0 }).Tokens, other.Tokens);
+    }
+
+    [Fact]
     public void Train_SameSeed_SameLosses_AndCancelStops()
     {
         var data = ArithmeticReflectionData.Pairs(1, 32).Select(p =>

@@ -62,7 +62,12 @@ public sealed class InferenceScheduler : IDisposable
     {
         while (!_disposed)
         {
-            if (_active.Count == 0 && _waiting.Count == 0)
+            bool idle;
+            lock (_gate)
+            {
+                idle = _active.Count == 0 && _waiting.Count == 0;
+            }
+            if (idle)
             {
                 // Nothing to decode: sleep until a request comes (or the scheduler is disposed).
                 if (!_queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
@@ -70,12 +75,13 @@ public sealed class InferenceScheduler : IDisposable
                     return;
                 }
             }
-            while (_queue.Reader.TryRead(out var request))
-            {
-                _waiting.Add(request);
-            }
             lock (_gate)
             {
+                // The lists are touched only under the gate (Abandon runs on another thread).
+                while (_queue.Reader.TryRead(out var request))
+                {
+                    _waiting.Add(request);
+                }
                 Admit();
                 foreach (var (model, decoder) in _decoders.ToList())
                 {
