@@ -18,8 +18,11 @@ public sealed record RoutedModel(string Id, Guid ProviderId, string Connection, 
 /// Names every connected model as <c>CONNECTION/MODEL</c> and finds the connection of such a name. Connection names
 /// may hold a slash, and so may model ids: the longest connection name that prefixes the name wins.
 /// </summary>
-public sealed class ModelRouter(IDbContextFactory<StudioDbContext> db, ProviderConnectionService connections, ILogger<ModelRouter> logger)
+public sealed class ModelRouter(IDbContextFactory<StudioDbContext> db, ProviderConnectionService connections, TimeProvider time, ILogger<ModelRouter> logger)
 {
+    /// <summary>How long one connection may take to list its models before the list goes on without it.</summary>
+    public static readonly TimeSpan ListTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>Connection names and their clients as of one <see cref="ProviderConnectionService.Version"/>: the gateway's hot path reads no row.</summary>
     private sealed record Snapshot(int Version, IReadOnlyList<(Guid Id, string Name)> Names, System.Collections.Concurrent.ConcurrentDictionary<Guid, IProviderClient> Clients);
 
@@ -68,21 +71,50 @@ public sealed class ModelRouter(IDbContextFactory<StudioDbContext> db, ProviderC
         return fresh;
     }
 
-    /// <summary>Every connection's models; a connection that cannot list them now is left out (and logged), not fatal.</summary>
+    /// <summary>
+    /// The ids a connection lists now, or null when it cannot say within <see cref="ListTimeout"/> (then a model
+    /// cannot be checked before it is used, and its first request says whether it exists).
+    /// </summary>
+    public async Task<IReadOnlySet<string>?> ModelIdsAsync(Guid providerId, CancellationToken cancellationToken)
+    {
+        using var bounded = new CancellationTokenSource(ListTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bounded.Token);
+        try
+        {
+            var client = await connections.ClientAsync(providerId, linked.Token);
+            return (await client.ListModelsAsync(linked.Token)).Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
+        }
+        catch (Exception e) when (e is ProviderException or StudioException || (e is OperationCanceledException && bounded.IsCancellationRequested && !cancellationToken.IsCancellationRequested))
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Every connection's models; a connection that cannot list them now (an error, or no answer within
+    /// <see cref="ListTimeout"/>) is left out and logged, so one slow provider does not hold up a page.
+    /// </summary>
     public async Task<IReadOnlyList<RoutedModel>> ListAsync(CancellationToken cancellationToken)
     {
         var views = await connections.ListAsync(cancellationToken);
         var lists = await Task.WhenAll(views.Select(async view =>
         {
+            using var bounded = new CancellationTokenSource(ListTimeout, time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bounded.Token);
             try
             {
-                var client = await connections.ClientAsync(view.Id, cancellationToken);
-                var models = await client.ListModelsAsync(cancellationToken);
+                var client = await connections.ClientAsync(view.Id, linked.Token);
+                var models = await client.ListModelsAsync(linked.Token);
                 return models.Select(m => new RoutedModel($"{view.Name}/{m.Id}", view.Id, view.Name, m.Id, m.OwnedBy, m.Created)).ToList();
             }
             catch (Exception e) when (e is ProviderException or StudioException)
             {
                 logger.LogWarning("The models of {Connection} are left out of the list: {Reason}", view.Name, e.Message);
+                return [];
+            }
+            catch (OperationCanceledException) when (bounded.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning("The models of {Connection} are left out of the list: it did not answer within {Seconds} s", view.Name, ListTimeout.TotalSeconds);
                 return [];
             }
         }));

@@ -95,8 +95,6 @@ public sealed class PlaygroundService(IDbContextFactory<StudioDbContext> db, Tim
             throw StudioException.Invalid(field, message);
         }
         var now = time.GetUtcNow().UtcDateTime;
-        var name = string.IsNullOrWhiteSpace(title) ? DefaultTitle(state) : title.Trim();
-        name = name.Length > 200 ? name[..200] : name;
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         PlaygroundSessionRecord row;
         if (id is { } existing)
@@ -109,7 +107,9 @@ public sealed class PlaygroundService(IDbContextFactory<StudioDbContext> db, Tim
             row = new PlaygroundSessionRecord { Id = Guid.CreateVersion7(time.GetUtcNow()), CreatedAt = now };
             context.PlaygroundSessions.Add(row);
         }
-        row.Title = name;
+        // Without a title given, a session keeps the one it has (its first message at the time), so an edit does not rename it.
+        var name = !string.IsNullOrWhiteSpace(title) ? title.Trim() : row.Title is { Length: > 0 } kept ? kept : DefaultTitle(state);
+        row.Title = name.Length > 200 ? name[..200] : name;
         row.UpdatedAt = now;
         row.StateJson = JsonSerializer.Serialize(state, Json);
         await context.SaveChangesAsync(cancellationToken);
@@ -156,8 +156,9 @@ public sealed class PlaygroundService(IDbContextFactory<StudioDbContext> db, Tim
                 for (var c = 0; c < session.State.Columns.Count; c++)
                 {
                     var r = c < exchange.Replies.Count ? exchange.Replies[c] : null;
-                    object?[] fields = [t + 1, session.State.Columns[c].Label, session.State.System, exchange.User, r?.Text, r?.FinishReason, r?.LatencyMs,
-                        r?.TimeToFirstTokenMs, r?.TokensPerSecond, r?.PromptTokens, r?.CompletionTokens, r?.Cost, r?.Error, p.Temperature, p.TopP,
+                    static double? Round(double? value) => value is { } v ? Math.Round(v, 1) : null;
+                    object?[] fields = [t + 1, session.State.Columns[c].Label, session.State.System, exchange.User, r?.Text, r?.FinishReason, Round(r?.LatencyMs),
+                        Round(r?.TimeToFirstTokenMs), Round(r?.TokensPerSecond), r?.PromptTokens, r?.CompletionTokens, r?.Cost, r?.Error, p.Temperature, p.TopP,
                         p.MaxCompletionTokens, p.FrequencyPenalty, p.PresencePenalty, p.Stop is null ? null : string.Join("|", p.Stop), p.Seed, p.Logprobs, p.TopLogprobs];
                     foreach (var f in fields)
                     {

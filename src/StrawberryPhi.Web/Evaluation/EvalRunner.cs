@@ -101,6 +101,18 @@ public sealed class EvalRunner(IDbContextFactory<StudioDbContext> db, ChatServic
         await Task.WhenAll(pending.GroupBy(p => p.Spec.ProviderId).Select(group =>
             Parallel.ForEachAsync(group, new ParallelOptions { MaxDegreeOfParallelism = run.Concurrency, CancellationToken = cancellationToken },
                 async (work, token) => await AnswerAsync(run, work.Model, work.Spec, work.Item, graders, token))));
+        // A model none of whose requests got an answer measured nothing: the run says so instead of reporting 0%.
+        await using (var context = await db.CreateDbContextAsync(cancellationToken))
+        {
+            var failed = await context.EvalResults.Where(r => r.RunId == runId).GroupBy(r => r.ModelIndex)
+                .Where(g => g.All(r => r.Error != null)).Select(g => new { g.Key, Error = g.Select(r => r.Error).First() }).ToListAsync(cancellationToken);
+            if (failed.Count > 0)
+            {
+                var said = string.Join("; ", failed.Select(f => $"{specs[f.Key].Model}: every request failed ({f.Error})"));
+                await FinishAsync(runId, EvalStatuses.Failed, said, cancellationToken);
+                return;
+            }
+        }
         await FinishAsync(runId, EvalStatuses.Succeeded, null, cancellationToken);
     }
 
@@ -114,7 +126,7 @@ public sealed class EvalRunner(IDbContextFactory<StudioDbContext> db, ChatServic
         events.Publish(StudioTopic.Evaluations);
     }
 
-    private async Task AnswerAsync(EvalRunRecord run, int modelIndex, EvalModelSpec spec, EvalItemRecord item, IReadOnlyList<GraderSpec> graders, CancellationToken cancellationToken)
+    private async Task AnswerAsync(EvalRunRecord run, int modelIndex, EvalModelSpec spec, EvalItemRecord item, List<GraderSpec> graders, CancellationToken cancellationToken)
     {
         var messages = (JsonSerializer.Deserialize<List<EvalMessage>>(item.MessagesJson, EvalService.Json) ?? []).Select(m => new ChatTurn(m.Role, m.Content)).ToList();
         var parameters = spec.Parameters ?? new ChatParameters();
@@ -153,7 +165,7 @@ public sealed class EvalRunner(IDbContextFactory<StudioDbContext> db, ChatServic
             result.Cost = result.Cached ? 0 : answer.Cost;
             var question = messages.LastOrDefault(m => m.Role == "user")?.Content ?? "";
             var verdicts = await GradeAsync(answer.Text, item.Reference, question, graders, cancellationToken);
-            Apply(result, verdicts, Answers.Final(answer.Text));
+            Apply(result, verdicts, Extracted(answer.Text, graders[0]));
             var parse = ReflectionParser.Parse(answer.Text, ReflectionTags.Default);
             result.FormatValid = parse.IsValid && parse.Output is not null;
             result.Reflected = parse.Reflections.Count > 0;
@@ -161,7 +173,7 @@ public sealed class EvalRunner(IDbContextFactory<StudioDbContext> db, ChatServic
             {
                 var firstVerdicts = await GradeAsync(first, item.Reference, question, graders, cancellationToken);
                 result.FirstPass = firstVerdicts.All(v => v.Pass);
-                result.FirstExtracted = first;
+                result.FirstExtracted = Extracted(first, graders[0]);
             }
             else
             {
@@ -188,6 +200,13 @@ public sealed class EvalRunner(IDbContextFactory<StudioDbContext> db, ChatServic
             }
         }
         events.Publish(StudioTopic.EvalRun(run.Id));
+    }
+
+    /// <summary>What the first grader compares: the number the numeric grader read, else the final answer.</summary>
+    private static string Extracted(string text, GraderSpec grader)
+    {
+        var final = Answers.Final(text);
+        return grader.Type == "numeric" && Graders.LastNumber(final) is { } number ? number.ToString(System.Globalization.CultureInfo.InvariantCulture) : final;
     }
 
     private static void Apply(EvalResultRecord result, IReadOnlyList<GraderVerdict> verdicts, string extracted)

@@ -41,8 +41,9 @@ public sealed partial class EvalService
         {
             for (var b = a + 1; b < specs.Count; b++)
             {
-                var first = results.Where(r => r.ModelIndex == a).ToDictionary(r => r.ItemIndex, r => r.Pass);
-                var both = results.Where(r => r.ModelIndex == b && first.ContainsKey(r.ItemIndex)).Select(r => (first[r.ItemIndex], r.Pass));
+                // Items both models answered (a failed request is no evidence either way).
+                var first = results.Where(r => r.ModelIndex == a && r.Error == null).ToDictionary(r => r.ItemIndex, r => r.Pass);
+                var both = results.Where(r => r.ModelIndex == b && r.Error == null && first.ContainsKey(r.ItemIndex)).Select(r => (first[r.ItemIndex], r.Pass));
                 var p = Statistics.Paired(both);
                 paired.Add(new EvalPairedView(a, b, summaries[a].Model, summaries[b].Model, p.Items, p.Both, p.OnlyFirst, p.OnlySecond, p.Neither, p.PValue));
             }
@@ -65,8 +66,9 @@ public sealed partial class EvalService
         var accuracy = Statistics.Wilson(passed, n);
         var answered = rows.Where(r => r.Error is null).ToList();
         var latencies = answered.Where(r => !r.Cached).Select(r => r.LatencyMs).Order().ToList();
-        var transitions = Transitions.Of(rows.Select(r => (r.FirstPass, r.Pass)));
-        double Rate(Func<EvalResultRecord, bool> predicate) => n == 0 ? 0 : (double)rows.Count(predicate) / n;
+        // Reflection metrics are about answers: an item without one (its request failed) is left out of them.
+        var transitions = Transitions.Of(answered.Select(r => (r.FirstPass, r.Pass)));
+        double Rate(Func<EvalResultRecord, bool> predicate) => answered.Count == 0 ? 0 : (double)answered.Count(predicate) / answered.Count;
         return new EvalModelSummary(index, Label(labels, spec), spec.ProviderId, labels.GetValueOrDefault(spec.ProviderId, "(removed connection)"), spec.Parameters ?? new(),
             n, passed, rows.Count(r => r.Error is not null), accuracy.Value, accuracy.Low, accuracy.High,
             latencies.Count == 0 ? null : latencies[latencies.Count / 2], latencies.Count == 0 ? null : latencies.Average(),
@@ -145,8 +147,9 @@ public sealed partial class EvalService
                     await csv.NextRecordAsync();
                     foreach (var r in page.Items)
                     {
-                        object?[] fields = [r.ItemId, r.Model, r.Answer, r.Extracted, r.Reference, r.Pass, r.Score, r.Reason, r.LatencyMs, r.PromptTokens,
-                            r.CompletionTokens, r.Cost, r.FinishReason, r.Cached, r.Error, r.FormatValid, r.Reflected, r.FirstExtracted, r.FirstPass, r.Transition];
+                        static string B(bool value) => value ? "true" : "false";
+                        object?[] fields = [r.ItemId, r.Model, r.Answer, r.Extracted, r.Reference, B(r.Pass), r.Score, r.Reason, Math.Round(r.LatencyMs, 1), r.PromptTokens,
+                            r.CompletionTokens, r.Cost, r.FinishReason, B(r.Cached), r.Error, B(r.FormatValid), B(r.Reflected), r.FirstExtracted, B(r.FirstPass), r.Transition];
                         foreach (var f in fields)
                         {
                             csv.WriteField(f);

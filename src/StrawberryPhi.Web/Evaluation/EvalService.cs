@@ -10,7 +10,7 @@ namespace StrawberryPhi.Web.Evaluation;
 
 /// <summary>Evaluation sets and runs: create, read, summarize, compare, export. Runs themselves go on in <see cref="EvalRunner"/>.</summary>
 public sealed partial class EvalService(
-    IDbContextFactory<StudioDbContext> db, DatasetService datasets, ProviderConnectionService connections, EvalRunner runner,
+    IDbContextFactory<StudioDbContext> db, DatasetService datasets, ProviderConnectionService connections, ModelRouter router, EvalRunner runner,
     StudioNotifier events, TimeProvider time)
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -48,6 +48,16 @@ public sealed partial class EvalService(
         if (name.Length is 0 or > 200)
         {
             throw StudioException.Invalid("name", "Give the set a name of 1 to 200 characters.");
+        }
+        await using (var names = await db.CreateDbContextAsync(cancellationToken))
+        {
+            // The same file uploaded twice makes two sets: their names tell them apart.
+            var taken = await names.EvalSets.Where(s => s.Name == name || s.Name.StartsWith(name + " (")).Select(s => s.Name).ToListAsync(cancellationToken);
+            var given = name;
+            for (var n = 2; taken.Contains(name); n++)
+            {
+                name = $"{given} ({n})";
+            }
         }
         var set = new EvalSetRecord
         {
@@ -146,6 +156,32 @@ public sealed partial class EvalService(
         for (var i = 0; i < graders.Count; i++)
         {
             CheckGrader(graders[i], $"graders[{i}]", providers.Keys);
+        }
+        // A model its connection does not list would fail every item: said now, by name (a connection that cannot
+        // list its models in time is not asked to; its first request will say).
+        var listed = new Dictionary<Guid, IReadOnlySet<string>?>();
+        async Task CheckListed(Guid providerId, string model, string field)
+        {
+            if (!listed.TryGetValue(providerId, out var ids))
+            {
+                ids = listed[providerId] = await router.ModelIdsAsync(providerId, cancellationToken);
+            }
+            if (ids is not null && !ids.Contains(model.Trim()))
+            {
+                var examples = string.Join(", ", ids.Order(StringComparer.Ordinal).Take(5));
+                throw StudioException.Invalid(field, $"{providers[providerId].Name} has no model \"{model.Trim()}\" (it lists {ids.Count}: {examples}{(ids.Count > 5 ? ", …" : "")}).");
+            }
+        }
+        for (var i = 0; i < models.Count; i++)
+        {
+            await CheckListed(models[i].ProviderId, models[i].Model, $"models[{i}].model");
+        }
+        for (var i = 0; i < graders.Count; i++)
+        {
+            if (graders[i] is { Type: "judge", ProviderId: { } judgeProvider, Model: { } judgeModel })
+            {
+                await CheckListed(judgeProvider, judgeModel, $"graders[{i}].model");
+            }
         }
         var concurrency = input.Concurrency ?? DefaultConcurrency;
         if (concurrency is < 1 or > MaxConcurrency)

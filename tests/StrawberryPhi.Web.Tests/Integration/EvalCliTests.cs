@@ -1,7 +1,5 @@
-extern alias phi;
-
 using System.Text.Json.Nodes;
-using phi::StrawberryPhi.Cli;
+using static StrawberryPhi.Web.Tests.Integration.PhiRunner;
 
 namespace StrawberryPhi.Web.Tests.Integration;
 
@@ -60,14 +58,5 @@ public sealed class EvalCliTests(StudioHost host) : IClassFixture<StudioHost>
         Assert.Equal(4, shown["models"]![0]!["n"]!.GetValue<int>());
         var csv = await Phi("eval", "export", "--studio", studio, runId, "--as", "csv");
         Assert.StartsWith("itemId,model,answer", csv.Output, StringComparison.Ordinal);
-    }
-
-    private static async Task<(int Code, string Output, string Error)> Phi(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        using var timeout = new CancellationTokenSource(StudioHost.Timeout);
-        var code = await PhiApp.RunAsync(args, output, error, TimeProvider.System, timeout.Token);
-        return (code, output.ToString(), error.ToString());
     }
 }

@@ -163,6 +163,97 @@ public sealed class EvaluationTests(StudioHost host) : IClassFixture<StudioHost>
     }
 
     [Fact]
+    public async Task Run_ReflectionAnswers_FirstAndFinalGraded_TransitionsFormatAndExtractedNumber()
+    {
+        // Stored responses stand in for a model whose answers we choose: the run reads them as it reads any answer.
+        var local = await host.LocalConnectionAsync();
+        var set = await UploadSetAsync("reflective", [
+            """{"id": "fixed", "prompt": "2+2=", "reference": 4}""",
+            """{"id": "broken", "prompt": "3+3=", "reference": 6}""",
+            """{"id": "plain", "prompt": "1+1=", "reference": "#### 2"}""",
+            """{"id": "invalid", "prompt": "5+5=", "reference": 10}"""]);
+        var parameters = new ChatParameters { Temperature = 0, MaxCompletionTokens = 64, Seed = 99 };
+        var answers = new Dictionary<string, string>
+        {
+            ["2+2="] = "<thinking>2+2=5<reflection>No: 2+2=4.</reflection></thinking><output>The answer is 4.</output>",
+            ["3+3="] = "<thinking>3+3=6<reflection>Hmm, maybe 7.</reflection></thinking><output>7</output>",
+            ["1+1="] = "<thinking>1+1=2</thinking><output>2</output>",
+            ["5+5="] = "It is 10, I think. <output>10",
+        };
+        await using (var context = await host.Service<Microsoft.EntityFrameworkCore.IDbContextFactory<StudioDbContext>>().CreateDbContextAsync())
+        {
+            foreach (var (prompt, text) in answers)
+            {
+                context.ChatCache.Add(new ChatCacheEntry
+                {
+                    Key = EvalRunner.CacheKey(local, "strawberry-tiny", [new ChatTurn("user", prompt)], parameters),
+                    Text = text, FinishReason = "stop", LatencyMs = 10, PromptTokens = 5, CompletionTokens = 20, Cost = 0,
+                });
+            }
+            await context.SaveChangesAsync();
+        }
+        var before = ChatRequests;
+        var run = await WaitRunAsync((await PostRunAsync(new
+        {
+            setId = set.Id,
+            models = new[] { new { providerId = local, model = "strawberry-tiny", parameters } },
+            graders = new[] { new { type = "numeric" } },
+        })).Id);
+
+        Assert.Equal(before, ChatRequests);
+        var model = Assert.Single(run.Models);
+        // plain and invalid (no reflection: first = final) are right→right.
+        Assert.Equal((2, 1, 1, 0), (model.Transitions.RightRight, model.Transitions.RightWrong, model.Transitions.WrongRight, model.Transitions.WrongWrong));
+        Assert.Equal(1, model.DeltaWrongToRight);
+        Assert.Equal(1, model.DeltaRightToWrong);
+        Assert.Equal(0, model.NetGain);
+        Assert.Equal(0.75, model.FormatValidRate);
+        Assert.Equal(0.5, model.ReflectionRate);
+        var rows = (await host.Service<EvalService>().ResultsAsync(run.Id, null, null, null, 0, 10, CancellationToken.None)).Items.ToDictionary(r => r.ItemId);
+        Assert.Equal(("4", "5", "wrong-right", true), (rows["fixed"].Extracted, rows["fixed"].FirstExtracted, rows["fixed"].Transition, rows["fixed"].Pass));
+        Assert.Equal(("7", "6", "right-wrong", false), (rows["broken"].Extracted, rows["broken"].FirstExtracted, rows["broken"].Transition, rows["broken"].Pass));
+        Assert.Equal(("2", "right-right", false), (rows["plain"].Extracted, rows["plain"].Transition, rows["plain"].Reflected));
+        Assert.False(rows["invalid"].FormatValid);
+    }
+
+    [Fact]
+    public async Task Run_UnknownModel_RefusedByName_AndAModelWhoseRequestsAllFail_FailsTheRun()
+    {
+        var local = await host.LocalConnectionAsync();
+        var set = await UploadSetAsync("failing", Sums(2));
+        using var api = host.Api();
+        using var unknown = await api.PostAsJsonAsync(new Uri("api/evals/runs", UriKind.Relative), new
+        {
+            setId = set.Id,
+            models = new[] { new { providerId = local, model = "strawberry-tiny" }, new { providerId = local, model = "nope" } },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        var problem = await unknown.Content.ReadAsStringAsync();
+        Assert.Contains("models[1].model", problem, StringComparison.Ordinal);
+        Assert.Contains("Local engine has no model \\\"nope\\\"", problem, StringComparison.Ordinal);
+
+        host.Faults.Rule = (request, _) => IsChat(request) ? FaultInjector.OpenAiError(HttpStatusCode.BadRequest, "This model cannot chat.", "invalid_request") : null;
+        try
+        {
+            var run = await WaitRunAsync((await PostRunAsync(new
+            {
+                setId = set.Id,
+                models = new[] { new { providerId = local, model = "strawberry-tiny", parameters = Short } },
+                fresh = true,
+            })).Id);
+            Assert.Equal(EvalStatuses.Failed, run.Status);
+            Assert.Contains("every request failed", run.Error, StringComparison.Ordinal);
+            Assert.Contains("This model cannot chat.", run.Error, StringComparison.Ordinal);
+            Assert.Equal(2, run.Models[0].Errors);
+            Assert.Equal(0, run.Models[0].Transitions.Total); // no answers: nothing to say about reflection
+        }
+        finally
+        {
+            host.Faults.Rule = null;
+        }
+    }
+
+    [Fact]
     public async Task Run_Cancelled_StopsAndKeepsWhatItHas()
     {
         var local = await host.LocalConnectionAsync();

@@ -1,8 +1,6 @@
-extern alias phi;
-
 using System.Globalization;
 using System.Text.Json.Nodes;
-using phi::StrawberryPhi.Cli;
+using static StrawberryPhi.Web.Tests.Integration.PhiRunner;
 
 namespace StrawberryPhi.Web.Tests.Integration;
 
@@ -62,14 +60,5 @@ public sealed class JobsCliTests(StudioHost host) : IClassFixture<StudioHost>
 
         Assert.Equal(2, result.Code);
         Assert.Contains("No training dataset is named \"no-such-dataset\"", result.Error, StringComparison.Ordinal);
-    }
-
-    private static async Task<(int Code, string Output, string Error)> Phi(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        using var timeout = new CancellationTokenSource(StudioHost.Timeout);
-        var code = await PhiApp.RunAsync(args, output, error, TimeProvider.System, timeout.Token);
-        return (code, output.ToString(), error.ToString());
     }
 }

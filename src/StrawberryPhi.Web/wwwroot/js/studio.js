@@ -1,5 +1,9 @@
 // Strawberry Phi studio: the little the browser must do itself.
 window.studio = {
+  // Brings an element into view (a filter set far above its results).
+  scrollToId(id) {
+    document.getElementById(id)?.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  },
   // Copies text to the clipboard; false when the browser refuses (no permission, not a secure context).
   async copy(text) {
     try { await navigator.clipboard.writeText(text); return true; } catch { return false; }
