@@ -219,8 +219,28 @@ public sealed class JobTracker(
         }
     }
 
-    /// <summary>Stores the job's state and what is new in one transaction; ids already stored are skipped.</summary>
+    /// <summary>
+    /// Stores the job's state and what is new in one transaction; ids already stored are skipped. Another poll of
+    /// the same job that stored some of them first (a direct poll beside the loop's) makes the save fail on the
+    /// unique index: then it is done again, reading what is stored now.
+    /// </summary>
     private async Task StoreAsync(Guid jobId, ProviderJob remote, List<ProviderJobEvent> newEvents, List<ProviderCheckpoint> checkpoints, bool local, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await StoreOnceAsync(jobId, remote, newEvents, checkpoints, local, cancellationToken);
+                return;
+            }
+            catch (DbUpdateException e) when (DbErrors.IsUniqueViolation(e) && attempt < 3)
+            {
+                logger.LogDebug("A concurrent poll of job {JobId} stored some of the same objects first; storing again", jobId);
+            }
+        }
+    }
+
+    private async Task StoreOnceAsync(Guid jobId, ProviderJob remote, List<ProviderJobEvent> newEvents, List<ProviderCheckpoint> checkpoints, bool local, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().UtcDateTime;
         await using var context = await db.CreateDbContextAsync(cancellationToken);
