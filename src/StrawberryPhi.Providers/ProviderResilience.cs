@@ -13,8 +13,8 @@ namespace StrawberryPhi.Providers;
 /// under the SDK: jittered exponential retries of transient failures that honour <c>Retry-After</c> and OpenAI's
 /// <c>retry-after-ms</c>; never a retry of <c>insufficient_quota</c>; a timeout per attempt; and a circuit breaker per
 /// endpoint (host and port), so a provider that is down fails fast instead of holding every caller. Only requests that
-/// are safe to repeat are retried here: a POST that creates something (a file, a job) is retried by its caller after
-/// looking for what the failed attempt left (FACTS §8), never blindly.
+/// are safe to repeat are retried here (chat completions among them): a POST that creates something (a file, a job) is
+/// retried by its caller after looking for what the failed attempt left (FACTS §8), never blindly.
 /// </summary>
 public static class ProviderResilience
 {
@@ -68,7 +68,7 @@ public static class ProviderResilience
 
     private static async ValueTask<bool> ShouldRetryAsync(ResilienceContext context, Outcome<HttpResponseMessage> outcome, int maxRetries)
     {
-        if (maxRetries < 1 || context.GetRequestMessage() is not { } request || !IsSafeToRepeat(request.Method))
+        if (maxRetries < 1 || context.GetRequestMessage() is not { } request || !IsSafeToRepeat(request))
         {
             return false;
         }
@@ -88,9 +88,13 @@ public static class ProviderResilience
         };
     }
 
-    /// <summary>GET, HEAD, OPTIONS and DELETE can be sent twice without making two of anything.</summary>
-    private static bool IsSafeToRepeat(HttpMethod method) =>
-        method == HttpMethod.Get || method == HttpMethod.Head || method == HttpMethod.Options || method == HttpMethod.Delete;
+    /// <summary>
+    /// GET, HEAD, OPTIONS and DELETE can be sent twice without making two of anything; so can a chat completion
+    /// (a POST that creates nothing at the provider: a repeat after an unknown outcome costs tokens at most).
+    /// </summary>
+    internal static bool IsSafeToRepeat(HttpRequestMessage request) =>
+        request.Method == HttpMethod.Get || request.Method == HttpMethod.Head || request.Method == HttpMethod.Options || request.Method == HttpMethod.Delete
+        || (request.Method == HttpMethod.Post && request.RequestUri?.AbsolutePath.EndsWith("/chat/completions", StringComparison.Ordinal) == true);
 
     /// <summary>A 429 for <c>insufficient_quota</c> is a billing state, not a rate: waiting does not help.</summary>
     internal static async ValueTask<bool> IsOutOfQuotaAsync(HttpResponseMessage response)

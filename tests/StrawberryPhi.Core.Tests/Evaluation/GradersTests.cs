@@ -66,6 +66,25 @@ public class GradersTests
         Assert.Equal((true, "Paris"), (grade.Pass, grade.Extracted));
     }
 
+    [Theory]
+    // No <output>: the whole text is the answer (its last number, for numeric).
+    [InlineData("numeric", "<thinking>6*7 is 42</thinking>", "42", true)]
+    // An answer outside the tag does not count: the output block is what is graded.
+    [InlineData("numeric", "I first thought 42. <thinking>x</thinking><output>41</output>", "42", false)]
+    [InlineData("exact", "42 <output>41</output>", "42", false)]
+    // Negative values and units; decimals equal to integers.
+    [InlineData("numeric", "<output>It fell by -3.0 °C</output>", "-3", true)]
+    [InlineData("numeric", "<output>-3</output>", "3", false)]
+    [InlineData("numeric", "<output>2,500 km</output>", "2500", true)]
+    // JSON followed by more text is not valid JSON.
+    [InlineData("json", "{\"a\": 1} and that is all", "", false)]
+    [InlineData("json", "<output>[1, 2, 3]</output>", "", true)]
+    public void Grade_EdgeCases(string grader, string answer, string reference, bool pass)
+    {
+        var grade = Graders.Grade(grader, answer, reference);
+        Assert.True(grade.Pass == pass, $"{grader} on \"{answer}\": {grade.Reason}");
+    }
+
     [Fact]
     public void Grade_BadRegex_SaysSoInsteadOfThrowing()
     {

@@ -254,6 +254,36 @@ public sealed class EvaluationTests(StudioHost host) : IClassFixture<StudioHost>
     }
 
     [Fact]
+    public async Task Run_RateLimited_WaitsAndRetries_NoItemLostOrAskedTwiceAfterItsAnswer()
+    {
+        var local = await host.LocalConnectionAsync();
+        var set = await UploadSetAsync("limited", Sums(3));
+        var limited = 0;
+        host.Faults.Rule = (request, _) => IsChat(request) && Interlocked.Increment(ref limited) <= 2
+            ? FaultInjector.OpenAiError(HttpStatusCode.TooManyRequests, "Rate limit reached", "rate_limit_exceeded", new Dictionary<string, string> { ["Retry-After"] = "0" })
+            : null;
+        try
+        {
+            var before = ChatRequests;
+            var run = await WaitRunAsync((await PostRunAsync(new
+            {
+                setId = set.Id,
+                models = new[] { new { providerId = local, model = "strawberry-tiny", parameters = Short } },
+                concurrency = 1,
+                fresh = true,
+            })).Id);
+            Assert.Equal(EvalStatuses.Succeeded, run.Status);
+            Assert.Equal(0, run.Models[0].Errors);
+            Assert.Equal(3, run.Done);
+            Assert.Equal(before + 3 + 2, ChatRequests); // three answers, two refusals retried
+        }
+        finally
+        {
+            host.Faults.Rule = null;
+        }
+    }
+
+    [Fact]
     public async Task Run_Cancelled_StopsAndKeepsWhatItHas()
     {
         var local = await host.LocalConnectionAsync();
