@@ -40,7 +40,16 @@ public sealed class EvaluationFlowTests(BrowserFixture browser) : IClassFixture<
         await ChooseModelAsync(page, "model-1", "Local engine/strawberry-small");
         await page.ClickAsync("[data-testid=parameters-panel] .mud-expand-panel-header");
         await Input(page, "max-tokens").FillAsync("8");
+        // Out of range: said at the field as it is typed, and the send refused with the same words.
+        await Input(page, "temperature").FillAsync("5");
+        await Input(page, "temperature").PressAsync("Tab");
+        await Expect(page.Locator("[data-testid=parameters-panel]")).ToContainTextAsync("Temperature is between 0 and 2; got 5.");
+        await page.Locator("textarea[data-testid=message], [data-testid=message] textarea").FillAsync("1+2=");
+        await page.ClickAsync("[data-testid=send]");
+        await Expect(page.Locator("[data-testid=playground-error]")).ToContainTextAsync("Temperature is between 0 and 2; got 5.");
+        await Expect(page.Locator("[data-testid=exchange]")).ToHaveCountAsync(0);
         await Input(page, "temperature").FillAsync("0");
+        await Input(page, "temperature").PressAsync("Tab");
         await page.Locator("textarea[data-testid=message], [data-testid=message] textarea").FillAsync("1+2=");
 
         await page.ClickAsync("[data-testid=send]");
