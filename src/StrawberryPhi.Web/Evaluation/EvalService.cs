@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using StrawberryPhi.Core.Evaluation;
+using StrawberryPhi.Providers;
 using StrawberryPhi.Web.Chat;
 using StrawberryPhi.Web.Data;
 using StrawberryPhi.Web.Datasets;
@@ -157,11 +158,16 @@ public sealed partial class EvalService(
         {
             CheckGrader(graders[i], $"graders[{i}]", providers.Keys);
         }
-        // A model its connection does not list would fail every item: said now, by name (a connection that cannot
-        // list its models in time is not asked to; its first request will say).
+        // A model its connection does not list would fail every item: said now, by name. Only where the list is
+        // the whole truth (the local engine, OpenAI); Azure chats with deployment names its list does not hold, and
+        // a custom server may not list all it serves. A connection that cannot list in time is not waited for.
         var listed = new Dictionary<Guid, IReadOnlySet<string>?>();
         async Task CheckListed(Guid providerId, string model, string field)
         {
+            if (providers[providerId].Kind is not (ProviderKind.Local or ProviderKind.OpenAI))
+            {
+                return;
+            }
             if (!listed.TryGetValue(providerId, out var ids))
             {
                 ids = listed[providerId] = await router.ModelIdsAsync(providerId, cancellationToken);
