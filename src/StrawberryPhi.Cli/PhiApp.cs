@@ -60,6 +60,7 @@ public static class PhiApp
             EvalCommand.Create(context),
             ChatCommands.Chat(context),
             ChatCommands.Compare(context),
+            ImportCommand.Create(context),
         })
         {
             root.Add(command);

@@ -102,6 +102,7 @@ public static partial class StudioSetup
         builder.Services.AddSingleton<Jobs.JobSubmitter>();
         builder.Services.AddSingleton<Jobs.JobTracker>();
         builder.Services.AddSingleton<Jobs.JobService>();
+        builder.Services.AddSingleton<Jobs.JobImporter>();
         builder.Services.AddHostedService<Jobs.JobSubmitterWorker>();
         builder.Services.AddHostedService<Jobs.JobTrackerWorker>();
     }

@@ -16,6 +16,8 @@ internal static class ProvidersApi
         group.MapDelete("/{id:guid}", Delete).Named("DeleteProvider", 404, 409);
         group.MapPost("/{id:guid}/test", Test).Named("TestProvider", 404, 409);
         group.MapGet("/{id:guid}/models", Models).Named("ListProviderModels", 404, 409, 502);
+        group.MapPost("/{id:guid}/import-jobs", async (Guid id, Jobs.JobImporter importer, CancellationToken cancellationToken) =>
+            TypedResults.Ok(await importer.ImportAsync(id, null, cancellationToken))).Named("ImportProviderJobs", 404, 502);
     }
 
     private static async Task<Ok<IReadOnlyList<ProviderView>>> List(ProviderConnectionService providers, CancellationToken cancellationToken) =>

@@ -1,0 +1,153 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using OpenAI;
+using OpenAI.Files;
+using StrawberryPhi.Web.Jobs;
+
+namespace StrawberryPhi.Web.Tests.Integration;
+
+/// <summary>
+/// A connection's history brought in: jobs made through the engine's own API, outside the studio, imported whole
+/// (events, metric points, checkpoints, result files), again only what is new, one failing job not stopping the others.
+/// </summary>
+public sealed class ImportTests(StudioHost host) : IClassFixture<StudioHost>
+{
+    private LocalEngine.Api.LocalEngine Engine => host.Service<LocalEngine.Api.LocalEngine>();
+
+    /// <summary>A job made with the official SDK straight at the engine, as a user of the provider did, awaited to its end.</summary>
+    private async Task<string> OutsideJobAsync(int examples, int epochs, int batchSize)
+    {
+        var client = new OpenAIClient(new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(host.BaseAddress, "local/v1") });
+        var lines = string.Join("\n", Enumerable.Range(0, examples).Select(i =>
+            $$"""{"messages": [{"role": "user", "content": "{{i}}+1="}, {"role": "assistant", "content": "{{i + 1}}"}]}"""));
+        var file = (await client.GetOpenAIFileClient().UploadFileAsync(BinaryData.FromString(lines), $"outside-{Guid.NewGuid():N}.jsonl", FileUploadPurpose.FineTune)).Value;
+        var done = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        string? id = null;
+        void Changed(LocalEngine.Engine.FineTuningJob job)
+        {
+            if (job.Id == Volatile.Read(ref id) && LocalEngine.Engine.JobStatus.IsFinal(job.Status))
+            {
+                done.TrySetResult(job.Status);
+            }
+        }
+        Engine.Runner.JobChanged += Changed;
+        try
+        {
+            var body = new JsonObject
+            {
+                ["model"] = "strawberry-tiny",
+                ["training_file"] = file.Id,
+                ["seed"] = 3,
+                ["method"] = new JsonObject { ["type"] = "supervised", ["supervised"] = new JsonObject { ["hyperparameters"] = new JsonObject { ["n_epochs"] = epochs, ["batch_size"] = batchSize } } },
+            };
+            using var content = BinaryContent.Create(BinaryData.FromString(body.ToJsonString()));
+#pragma warning disable OPENAI001
+            var created = await client.GetFineTuningClient().FineTuneAsync(content, waitUntilCompleted: false, new RequestOptions());
+#pragma warning restore OPENAI001
+            Volatile.Write(ref id, created.JobId);
+            if (Engine.Store.GetJob(created.JobId) is { } now && LocalEngine.Engine.JobStatus.IsFinal(now.Status))
+            {
+                done.TrySetResult(now.Status);
+            }
+            Assert.Equal("succeeded", await done.Task.WaitAsync(TimeSpan.FromMinutes(3)));
+            return created.JobId;
+        }
+        finally
+        {
+            Engine.Runner.JobChanged -= Changed;
+        }
+    }
+
+    private async Task<JobImportResult> ImportAsync()
+    {
+        using var api = host.Api();
+        using var response = await api.PostAsync(new Uri($"api/providers/{await host.LocalConnectionAsync()}/import-jobs", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JobImportResult>(Json.Options))!;
+    }
+
+    [Fact]
+    public async Task Import_EveryJobWhole_HundredsOfEventsPaged_ThenAgainOnlyWhatIsNew_AndAFailingJobDoesNotStopTheOthers()
+    {
+        // 12 examples, batch 1, 20 epochs: 240 steps, each with its metrics event (several pages of events).
+        var big = await OutsideJobAsync(12, 20, 1);
+        var small = await OutsideJobAsync(10, 1, 5);
+
+        var first = await ImportAsync();
+
+        Assert.Empty(first.Failures);
+        Assert.Equal((2, 2), (first.JobsFound, first.JobsNew));
+        var engineEvents = Engine.Store.ListEvents(big).Count + Engine.Store.ListEvents(small).Count;
+        Assert.True(engineEvents > 250, $"{engineEvents} events");
+        Assert.Equal((engineEvents, engineEvents), (first.EventsFound, first.EventsNew));
+        Assert.Equal(first.CheckpointsFound, first.CheckpointsNew);
+        Assert.True(first.CheckpointsNew >= 2 + 1, $"{first.CheckpointsNew} checkpoints");
+
+        var jobs = host.Service<JobService>();
+        var imported = await jobs.ListAsync(new JobQuery(Origin: JobImporter.Origin), CancellationToken.None);
+        Assert.Equal(2, imported.Total);
+        var bigJob = imported.Items.Single(j => j.RemoteId == big);
+        Assert.Equal("succeeded", bigJob.Status);
+        Assert.NotNull(bigJob.FineTunedModel);
+        // The charts are rebuilt from the metric events: every step once.
+        var steps = (await jobs.MetricsAsync(bigJob.Id, CancellationToken.None)).Select(m => m.Step).ToList();
+        Assert.Equal(Enumerable.Range(1, 240), steps);
+        Assert.NotEmpty(await jobs.ResultFilesAsync(bigJob.Id, withContent: false, CancellationToken.None));
+
+        var again = await ImportAsync();
+        Assert.Equal((2, 0, engineEvents, 0, 0), (again.JobsFound, again.JobsNew, again.EventsFound, again.EventsNew, again.CheckpointsNew));
+
+        // A third job whose events the provider cannot give: reported, and the others still imported.
+        var failing = await OutsideJobAsync(10, 1, 5);
+        var fourth = await OutsideJobAsync(10, 1, 5);
+        host.Faults.Rule = (request, _) => request.RequestUri!.AbsolutePath.EndsWith($"/fine_tuning/jobs/{failing}/events", StringComparison.Ordinal)
+            ? FaultInjector.OpenAiError(HttpStatusCode.InternalServerError, "The events store is down.", "server_error")
+            : null;
+        try
+        {
+            var third = await ImportAsync();
+            var failure = Assert.Single(third.Failures);
+            Assert.Equal(failing, failure.RemoteId);
+            Assert.Contains("The events store is down.", failure.Reason, StringComparison.Ordinal);
+            Assert.Equal((4, 2), (third.JobsFound, third.JobsNew));
+            Assert.Equal(Engine.Store.ListEvents(fourth).Count, third.EventsNew);
+        }
+        finally
+        {
+            host.Faults.Rule = null;
+        }
+        // Once the provider answers again, the import completes what it missed.
+        var fifth = await ImportAsync();
+        Assert.Empty(fifth.Failures);
+        Assert.Equal(Engine.Store.ListEvents(failing).Count, fifth.EventsNew);
+    }
+}
+
+/// <summary><c>phi import jobs</c> against a studio of its own (the counts above must not see its job).</summary>
+public sealed class ImportCliTests(StudioHost host) : IClassFixture<StudioHost>
+{
+    [Fact]
+    public async Task ImportCli_SaysWhatItFound()
+    {
+        var client = new OpenAIClient(new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(host.BaseAddress, "local/v1") });
+        var lines = string.Join("\n", Enumerable.Range(0, 10).Select(i => $$"""{"messages": [{"role": "user", "content": "{{i}}+1="}, {"role": "assistant", "content": "{{i + 1}}"}]}"""));
+        var file = (await client.GetOpenAIFileClient().UploadFileAsync(BinaryData.FromString(lines), "cli-outside.jsonl", FileUploadPurpose.FineTune)).Value;
+        using var content = BinaryContent.Create(BinaryData.FromString($$"""{"model": "strawberry-tiny", "training_file": "{{file.Id}}"}"""));
+#pragma warning disable OPENAI001
+        var created = await client.GetFineTuningClient().FineTuneAsync(content, waitUntilCompleted: false, new RequestOptions());
+#pragma warning restore OPENAI001
+
+        var result = await PhiRunner.Phi("import", "jobs", "--studio", host.BaseAddress.ToString(), "--format", "json");
+
+        Assert.True(result.Code == 0, result.Error);
+        var json = JsonNode.Parse(result.Output)!;
+        Assert.Equal((1, 1), (json["jobsFound"]!.GetValue<int>(), json["jobsNew"]!.GetValue<int>()));
+        Assert.Empty(json["failures"]!.AsArray());
+        var text = await PhiRunner.Phi("import", "jobs", "--studio", host.BaseAddress.ToString());
+        Assert.StartsWith("1 job (0 new), ", text.Output, StringComparison.Ordinal);
+        Assert.Equal(created.JobId, (await host.Service<JobService>().ListAsync(new JobQuery(Origin: JobImporter.Origin), CancellationToken.None)).Items.Single().RemoteId);
+    }
+}
