@@ -61,6 +61,7 @@ public static class PhiApp
             ChatCommands.Chat(context),
             ChatCommands.Compare(context),
             ImportCommand.Create(context),
+            ImportCommand.Inventory(context),
         })
         {
             root.Add(command);

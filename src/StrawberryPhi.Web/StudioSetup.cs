@@ -103,6 +103,7 @@ public static partial class StudioSetup
         builder.Services.AddSingleton<Jobs.JobTracker>();
         builder.Services.AddSingleton<Jobs.JobService>();
         builder.Services.AddSingleton<Jobs.JobImporter>();
+        builder.Services.AddSingleton<Jobs.InventoryService>();
         builder.Services.AddHostedService<Jobs.JobSubmitterWorker>();
         builder.Services.AddHostedService<Jobs.JobTrackerWorker>();
     }

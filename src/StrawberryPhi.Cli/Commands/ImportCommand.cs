@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Spectre.Console;
 
 namespace StrawberryPhi.Cli.Commands;
 
@@ -39,5 +40,36 @@ internal static class ImportCommand
         });
         import.Add(jobs);
         return import;
+    }
+
+    /// <summary><c>phi inventory</c>: every fine-tuned model, most urgent first, with what is missing to retrain it.</summary>
+    public static Command Inventory(CliContext context)
+    {
+        var studio = JobsCommand.Studio();
+        var format = CommonOptions.Format();
+        var command = new Command("inventory", "Every fine-tuned model of every connection: its base's shutdown, days left, and what is missing to retrain it elsewhere.") { studio, format };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = JobsCommand.Client(parse, studio);
+            var inventory = await client.GetAsync("api/inventory", cancellationToken);
+            if (parse.GetValue(format) == "json")
+            {
+                await context.Output.WriteLineAsync(inventory.ToJsonString());
+                return ExitCodes.Ok;
+            }
+            var table = new Table().Border(TableBorder.Rounded).AddColumn("model").AddColumn("connection").AddColumn("base")
+                .AddColumn("shuts down").AddColumn("days left").AddColumn("training data here").AddColumn("missing");
+            foreach (var item in inventory["items"]!.AsArray())
+            {
+                table.AddRow(Markup.Escape(item!["model"]!.GetValue<string>()), Markup.Escape(item["connection"]!.GetValue<string>()),
+                    Markup.Escape(item["baseModel"]?.GetValue<string>() ?? "—"), item["baseShutdown"]?.GetValue<string>() ?? "no date",
+                    item["daysLeft"]?.ToString() ?? "—", item["trainingDataHeld"]!.GetValue<bool>() ? "yes" : "no",
+                    Markup.Escape(string.Join("; ", item["missing"]!.AsArray().Select(m => m!.GetValue<string>()))));
+            }
+            context.Console.Write(table);
+            await context.Output.WriteLineAsync($"{inventory["items"]!.AsArray().Count} fine-tuned models, {inventory["atRisk"]} at risk (base shutting down within 90 days).");
+            return ExitCodes.Ok;
+        });
+        return command;
     }
 }

@@ -24,6 +24,8 @@ internal static class JobsApi
         group.MapPost("/{id:guid}/cancel", Cancel).Named("CancelJob", 404, 409, 502);
         group.MapPost("/{id:guid}/pause", Pause).Named("PauseJob", 404, 409, 502);
         group.MapPost("/{id:guid}/resume", Resume).Named("ResumeJob", 404, 409, 502);
+        api.MapGet("/inventory", async (InventoryService inventory, CancellationToken cancellationToken) =>
+            TypedResults.Ok(await inventory.GetAsync(askProviders: true, cancellationToken))).WithTags("Jobs").Named("GetInventory");
         api.MapGet("/providers/{id:guid}/fine-tunable-models", Models).WithTags("Jobs").Named("ListJobModelChoices", 404, 502);
     }
 

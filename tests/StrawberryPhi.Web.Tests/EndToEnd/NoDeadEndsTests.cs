@@ -195,7 +195,7 @@ public sealed class NoDeadEndsTests(BrowserFixture browser) : IClassFixture<Brow
             ("settings", null), ("settings", "Testing defaults"), ("settings", "Notifications"), ("settings", "Appearance"),
             ("jobs", null), ("jobs/new", null), ($"jobs/{job}", null), ($"jobs/{job}", "Checkpoints (1)"), ($"jobs/{job}", "Hyperparameters"),
             ($"jobs/{job}", "Details"), ($"jobs/compare?ids={job}", null), ("playground", null), ($"playground?session={session}", null), ("evaluations", null),
-            ($"evaluations/runs/{run}", null), ("nope", null),
+            ($"evaluations/runs/{run}", null), ("inventory", null), ("nope", null),
         })
         {
             await GoAsync(page, path);

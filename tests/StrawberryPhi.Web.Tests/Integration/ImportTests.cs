@@ -151,3 +151,45 @@ public sealed class ImportCliTests(StudioHost host) : IClassFixture<StudioHost>
         Assert.Equal(created.JobId, (await host.Service<JobService>().ListAsync(new JobQuery(Origin: JobImporter.Origin), CancellationToken.None)).Items.Single().RemoteId);
     }
 }
+
+/// <summary>The inventory: each fine-tuned model with its base's shutdown, what is held here, most urgent first.</summary>
+public sealed class InventoryTests(StudioHost host) : IClassFixture<StudioHost>
+{
+    [Fact]
+    public async Task Inventory_MostUrgentFirst_SaysWhatIsHeldAndWhatIsMissing()
+    {
+        var trained = await host.FinishedJobAsync("inventory-train.jsonl");
+        // A fine-tune of a base with a shutdown date, as an import of an OpenAI account would record it (no data held).
+        var local = await host.LocalConnectionAsync();
+        var now = host.Service<TimeProvider>().GetUtcNow().UtcDateTime;
+        await using (var context = await host.Service<Microsoft.EntityFrameworkCore.IDbContextFactory<StrawberryPhi.Web.Data.StudioDbContext>>().CreateDbContextAsync())
+        {
+            var row = new StrawberryPhi.Web.Data.FineTuneJob
+            {
+                Id = Guid.NewGuid(), ProviderId = local, Model = "gpt-4o-mini-2024-07-18", MethodType = "supervised", Origin = JobImporter.Origin,
+                CreatedAt = now, TrainingFileId = "file-abc",
+            };
+            row.MarkSubmitted("ftjob-inventory", now);
+            row.Apply("succeeded", "ft:gpt-4o-mini-2024-07-18:acme::inv1", 1000, null, null, null, null, null, now, null, "{}", now);
+            context.Jobs.Add(row);
+            await context.SaveChangesAsync();
+        }
+        using var api = host.Api();
+        var inventory = (await api.GetFromJsonAsync<Inventory>(new Uri("api/inventory", UriKind.Relative), Json.Options))!;
+
+        Assert.Equal(2, inventory.Items.Count);
+        var urgent = inventory.Items[0];
+        Assert.Equal(("ft:gpt-4o-mini-2024-07-18:acme::inv1", "gpt-4o-mini-2024-07-18", new DateOnly(2027, 1, 14)), (urgent.Model, urgent.BaseModel, urgent.BaseShutdown));
+        Assert.Equal(new DateOnly(2027, 1, 14).DayNumber - inventory.Today.DayNumber, urgent.DaysLeft);
+        Assert.True(urgent.AtRisk);
+        Assert.False(urgent.TrainingDataHeld);
+        Assert.Contains(urgent.Missing, m => m.StartsWith("training data", StringComparison.Ordinal));
+        var ours = inventory.Items[1];
+        Assert.Equal((trained.FineTunedModel, (int?)null, false, true), (ours.Model, ours.DaysLeft, ours.AtRisk, ours.TrainingDataHeld));
+        Assert.Equal(1, inventory.AtRisk);
+
+        var cli = await PhiRunner.Phi("inventory", "--studio", host.BaseAddress.ToString());
+        Assert.True(cli.Code == 0, cli.Error);
+        Assert.Contains("2 fine-tuned models, 1 at risk", cli.Output, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,79 @@
+using Microsoft.EntityFrameworkCore;
+using StrawberryPhi.Core.Catalog;
+using StrawberryPhi.Web.Chat;
+using StrawberryPhi.Web.Data;
+
+namespace StrawberryPhi.Web.Jobs;
+
+/// <summary>
+/// A fine-tuned model and what it would take to keep it: its base and the base's shutdown, whether its training data
+/// is held here (content, not only a provider's file id), whether golden outputs exist, and what is missing to
+/// retrain it elsewhere.
+/// </summary>
+/// <param name="JobId">The studio's record of the job that made it; null for a model a provider lists without one (import its history).</param>
+/// <param name="DaysLeft">Days until the base shuts down (negative: already down); null without a shutdown date.</param>
+/// <param name="AtRisk">The base shuts down within <see cref="InventoryService.RiskDays"/> days, or has.</param>
+public sealed record InventoryItem(
+    Guid ProviderId, string Connection, string Model, string? BaseModel, DateOnly? BaseShutdown, int? DaysLeft, bool AtRisk,
+    Guid? JobId, bool TrainingDataHeld, bool GoldenOutputs, IReadOnlyList<string> Missing);
+
+public sealed record Inventory(DateOnly Today, int AtRisk, IReadOnlyList<InventoryItem> Items);
+
+/// <summary>Every fine-tuned model of every connection, most urgent first (GET /api/inventory, phi inventory).</summary>
+public sealed class InventoryService(IDbContextFactory<StudioDbContext> db, ModelRouter router, TimeProvider time)
+{
+    public const int RiskDays = 90;
+
+    /// <param name="askProviders">Also list each connection's models (fine-tunes the studio has no job for); the dashboard does not wait for that.</param>
+    public async Task<Inventory> GetAsync(bool askProviders, CancellationToken cancellationToken)
+    {
+        var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var names = await context.Providers.AsNoTracking().ToDictionaryAsync(p => p.Id, p => p.Name, cancellationToken);
+        var jobs = await context.Jobs.AsNoTracking().Where(j => j.FineTunedModel != null)
+            .Select(j => new { j.Id, j.ProviderId, j.FineTunedModel, j.Model, j.TrainingDatasetId, j.HyperparametersJson, j.FinishedAt }).ToListAsync(cancellationToken);
+        var heldDatasets = (await context.Datasets.AsNoTracking().Select(d => d.Id).ToListAsync(cancellationToken)).ToHashSet();
+        var items = new List<InventoryItem>();
+        foreach (var job in jobs.OrderByDescending(j => j.FinishedAt).DistinctBy(j => (j.ProviderId, j.FineTunedModel)))
+        {
+            var held = job.TrainingDatasetId is { } dataset && heldDatasets.Contains(dataset);
+            var missing = new List<string>();
+            if (!held)
+            {
+                missing.Add("training data (only the provider's file id is known; upload or import the file)");
+            }
+            missing.Add("golden outputs (none captured)");
+            if (job.HyperparametersJson is null)
+            {
+                missing.Add("the resolved hyperparameters");
+            }
+            items.Add(Item(job.ProviderId, names.GetValueOrDefault(job.ProviderId, "(removed connection)"), job.FineTunedModel!, BaseOf(job.Model), today, job.Id, held, missing));
+        }
+        if (askProviders)
+        {
+            var known = items.Select(i => (i.ProviderId, i.Model)).ToHashSet();
+            foreach (var model in await router.ListAsync(cancellationToken))
+            {
+                // A checkpoint (ft:…:ckpt-step-N) belongs to its job's model, not to the list on its own.
+                if (model.Model.StartsWith("ft:", StringComparison.Ordinal) && !model.Model.Contains(":ckpt-step-", StringComparison.Ordinal)
+                    && !known.Contains((model.ProviderId, model.Model)))
+                {
+                    items.Add(Item(model.ProviderId, model.Connection, model.Model, model.Model.Split(':')[1], today, null, false,
+                        ["the job's record (import the connection's history)", "training data", "golden outputs (none captured)"]));
+                }
+            }
+        }
+        var sorted = items.OrderBy(i => i.DaysLeft ?? int.MaxValue).ThenBy(i => i.Connection, StringComparer.Ordinal).ThenBy(i => i.Model, StringComparer.Ordinal).ToList();
+        return new Inventory(today, sorted.Count(i => i.AtRisk), sorted);
+    }
+
+    /// <summary>A fine-tune's base: the job's model, itself a fine-tune (<c>ft:BASE:…</c>) or a base.</summary>
+    private static string BaseOf(string model) => model.StartsWith("ft:", StringComparison.Ordinal) ? model.Split(':')[1] : model;
+
+    private static InventoryItem Item(Guid providerId, string connection, string model, string baseModel, DateOnly today, Guid? jobId, bool held, List<string> missing)
+    {
+        var shutdown = ModelCatalog.Default.Find(baseModel)?.ShutdownDate;
+        int? daysLeft = shutdown is { } date ? date.DayNumber - today.DayNumber : null;
+        return new InventoryItem(providerId, connection, model, baseModel, shutdown, daysLeft, daysLeft is { } d && d <= RiskDays, jobId, held, false, missing);
+    }
+}
