@@ -62,6 +62,7 @@ public static class PhiApp
             ChatCommands.Compare(context),
             ImportCommand.Create(context),
             ImportCommand.Inventory(context),
+            ImportCommand.Golden(context),
         })
         {
             root.Add(command);

@@ -72,6 +72,7 @@ public static partial class StudioSetup
         builder.Services.AddSingleton<Chat.PlaygroundService>();
         builder.Services.AddSingleton<Evaluation.EvalRunner>();
         builder.Services.AddSingleton<Evaluation.EvalService>();
+        builder.Services.AddSingleton<Evaluation.GoldenService>();
         builder.Services.AddHostedService<Evaluation.EvalRunnerWorker>();
     }
 

@@ -203,6 +203,10 @@ internal static class EvalCommand
                 $"{m["promptTokens"]} + {m["completionTokens"]}", $"${m["cost"]!.GetValue<decimal>():0.####}");
         }
         context.Console.Write(table);
+        if (run["agreement"] is JsonObject agreement)
+        {
+            await context.Output.WriteLineAsync($"Agreement with the golden outputs: {Percent(agreement["rate"])} ({Percent(agreement["ciLow"])}–{Percent(agreement["ciHigh"])}), {agreement["agreed"]} of {agreement["items"]} items.");
+        }
         foreach (var p in run["paired"]!.AsArray())
         {
             await context.Output.WriteLineAsync($"{p!["firstModel"]} vs {p["secondModel"]} on {p["items"]} items: only the first right {p["onlyFirst"]}, only the second {p["onlySecond"]}; McNemar's exact p = {p["pValue"]!.GetValue<double>().ToString("0.####", CultureInfo.InvariantCulture)}");

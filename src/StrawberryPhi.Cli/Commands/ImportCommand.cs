@@ -42,6 +42,53 @@ internal static class ImportCommand
         return import;
     }
 
+    /// <summary><c>phi golden capture|compare</c>: freeze a model's answers to a set; later compare a candidate with them.</summary>
+    public static Command Golden(CliContext context)
+    {
+        var golden = new Command("golden", "Golden outputs: capture a model's answers to a set, compare a candidate with them (the source model may be gone by then).");
+        JsonNode? ModelSpec(JsonArray providers, string name)
+        {
+            var connection = providers.Select(p => p!["name"]!.GetValue<string>()).Where(n => name.StartsWith(n + "/", StringComparison.Ordinal)).MaxBy(n => n.Length)
+                ?? throw new CommandFailedException($"\"{name}\" names no connection: give CONNECTION/MODEL (phi chat --list shows them).");
+            return new JsonObject { ["providerId"] = providers.First(p => p!["name"]!.GetValue<string>() == connection)!["id"]!.GetValue<string>(), ["model"] = name[(connection.Length + 1)..] };
+        }
+
+        var studio = JobsCommand.Studio();
+        var model = new Option<string>("--model", "-m") { Description = "CONNECTION/MODEL whose outputs to freeze.", Required = true };
+        var set = new Option<string>("--set") { Description = "A JSONL file to upload as the set, or a set's id.", Required = true };
+        var format = CommonOptions.Format();
+        var capture = new Command("capture", "Capture a model's answers (temperature 0) to every item of a set, frozen as golden outputs.") { studio, model, set, format };
+        capture.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = JobsCommand.Client(parse, studio);
+            var setArgument = parse.GetValue(set)!;
+            var setId = File.Exists(setArgument) ? (await client.PostFileAsync("api/evals/sets", setArgument, cancellationToken))["id"]!.GetValue<string>() : setArgument;
+            var body = ModelSpec((await client.GetAsync("api/providers", cancellationToken)).AsArray(), parse.GetValue(model)!)!.AsObject();
+            body["setId"] = setId;
+            var created = await client.PostAsync("api/golden", body, cancellationToken);
+            await context.Output.WriteLineAsync(parse.GetValue(format) == "json" ? created.ToJsonString()
+                : $"Capturing golden outputs {created["id"]} ({created["model"]}); the capture is evaluation run {created["captureRunId"]}. Compare later: phi golden compare {created["id"]} -m CONNECTION/MODEL");
+            return ExitCodes.Ok;
+        });
+        var studio2 = JobsCommand.Studio();
+        var id = new Argument<string>("golden") { Description = "The golden outputs' id (as phi golden capture prints it)." };
+        var candidate = new Option<string>("--model", "-m") { Description = "CONNECTION/MODEL to compare with the golden outputs.", Required = true };
+        var format2 = CommonOptions.Format();
+        var compare = new Command("compare", "Run a candidate over the golden outputs' set; agreement with its 95% interval, and the items where they differ.") { studio2, id, candidate, format2 };
+        compare.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = JobsCommand.Client(parse, studio2);
+            var body = ModelSpec((await client.GetAsync("api/providers", cancellationToken)).AsArray(), parse.GetValue(candidate)!);
+            var run = await client.PostAsync($"api/golden/{Uri.EscapeDataString(parse.GetValue(id)!)}/compare", body, cancellationToken);
+            await context.Output.WriteLineAsync(parse.GetValue(format2) == "json" ? run.ToJsonString()
+                : $"Comparing: evaluation run {run["id"]} ({run["total"]} items). Its agreement: phi eval show {run["id"]}");
+            return ExitCodes.Ok;
+        });
+        golden.Add(capture);
+        golden.Add(compare);
+        return golden;
+    }
+
     /// <summary><c>phi inventory</c>: every fine-tuned model, most urgent first, with what is missing to retrain it.</summary>
     public static Command Inventory(CliContext context)
     {

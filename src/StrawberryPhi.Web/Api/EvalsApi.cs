@@ -42,6 +42,18 @@ internal static class EvalsApi
             await evals.DeleteRunAsync(id, ct);
             return TypedResults.NoContent();
         }).Named("DeleteEvalRun", 404);
+        var golden = api.MapGroup("/golden").WithTags("Evaluations");
+        golden.MapPost("/", async (GoldenInput input, GoldenService service, CancellationToken ct) =>
+        {
+            var created = await service.CaptureAsync(input, ct);
+            return TypedResults.Created($"/api/golden/{created.Id}", created);
+        }).Named("CaptureGolden", 400);
+        golden.MapGet("/{id:guid}", async (Guid id, GoldenService service, CancellationToken ct) => TypedResults.Ok(await service.GetAsync(id, ct))).Named("GetGolden", 404);
+        golden.MapPost("/{id:guid}/compare", async (Guid id, GoldenCompareInput input, GoldenService service, CancellationToken ct) =>
+        {
+            var run = await service.CompareAsync(id, input, ct);
+            return TypedResults.Created($"/api/evals/runs/{run.Id}", run);
+        }).Named("CompareWithGolden", 400, 404, 409);
         group.MapGet("/runs/{id:guid}/compare/{otherId:guid}", async (Guid id, Guid otherId, EvalService evals, CancellationToken ct) =>
             TypedResults.Ok(await evals.CompareRunsAsync(id, otherId, ct))).Named("CompareEvalRuns", 404);
     }

@@ -71,6 +71,29 @@ public sealed class EvalRunRecord
 
     /// <summary>A client's Idempotency-Key: a retried POST gives back this run.</summary>
     public string? ClientRequestId { get; set; }
+
+    /// <summary>The golden outputs this run is compared with (its set's references are their answers), if any.</summary>
+    public Guid? GoldenId { get; set; }
+}
+
+/// <summary>
+/// Golden outputs: a model's answers to a set, captured by an evaluation run and frozen, so that a candidate can be
+/// compared with them after the model itself is gone.
+/// </summary>
+public sealed class GoldenRecord
+{
+    public Guid Id { get; set; }
+    public Guid ProviderId { get; set; }
+    public string Model { get; set; } = "";
+    public Guid SetId { get; set; }
+
+    /// <summary>The run that captured the answers (temperature 0, asked afresh).</summary>
+    public Guid CaptureRunId { get; set; }
+
+    /// <summary>The set made from the frozen answers (each a reference) once the capture ended, for comparisons.</summary>
+    public Guid? ComparisonSetId { get; set; }
+
+    public DateTime CreatedAt { get; set; }
 }
 
 /// <summary>One item's answer from one model, graded, with what it cost and its reflection fields.</summary>

@@ -45,6 +45,8 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
 
     public DbSet<ChatCacheEntry> ChatCache => Set<ChatCacheEntry>();
 
+    public DbSet<GoldenRecord> Golden => Set<GoldenRecord>();
+
     public DbSet<PlaygroundSessionRecord> PlaygroundSessions => Set<PlaygroundSessionRecord>();
 
     public DbSet<ChatPresetRecord> ChatPresets => Set<ChatPresetRecord>();
@@ -160,6 +162,12 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
             e.HasKey(x => new { x.RunId, x.ModelIndex, x.ItemIndex });
             e.Property(x => x.Cost).HasConversion<double?>();
             e.HasOne<EvalRunRecord>().WithMany().HasForeignKey(x => x.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<GoldenRecord>(e =>
+        {
+            e.Property(x => x.Model).HasMaxLength(300);
+            e.HasOne<EvalRunRecord>().WithMany().HasForeignKey(x => x.CaptureRunId).OnDelete(DeleteBehavior.Restrict);
+            e.HasIndex(x => x.CreatedAt);
         });
         modelBuilder.Entity<ChatCacheEntry>(e =>
         {

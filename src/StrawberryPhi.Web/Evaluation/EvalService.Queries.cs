@@ -56,7 +56,9 @@ public sealed partial class EvalService
             eta = elapsed / fresh.Count * (run.Total - results.Count);
         }
         return new EvalRunView(run.Id, run.SetId, setName, run.Status, run.CreatedAt, run.StartedAt, run.FinishedAt, run.Total, results.Count,
-            results.Sum(r => r.Cost ?? 0), eta, run.Error, run.Concurrency, run.Fresh, GraderSpecs(run), summaries, paired);
+            results.Sum(r => r.Cost ?? 0), eta, run.Error, run.Concurrency, run.Fresh, GraderSpecs(run), summaries, paired,
+            run.GoldenId, run.GoldenId is null || summaries.Count == 0 ? null
+                : new EvalAgreement(summaries[0].Accuracy, summaries[0].CiLow, summaries[0].CiHigh, summaries[0].Passed, summaries[0].N));
     }
 
     private static EvalModelSummary Summarize(int index, EvalModelSpec spec, IReadOnlyDictionary<Guid, string> labels, List<EvalResultRecord> rows)

@@ -119,7 +119,7 @@ public sealed partial class EvalService(
     }
 
     /// <summary>Checks and queues a run. The same <paramref name="clientRequestId"/> gives back the same run (a retried POST).</summary>
-    public async Task<(EvalRunView Run, bool Created)> CreateRunAsync(EvalRunInput input, string? clientRequestId, CancellationToken cancellationToken)
+    public async Task<(EvalRunView Run, bool Created)> CreateRunAsync(EvalRunInput input, string? clientRequestId, CancellationToken cancellationToken, Guid? goldenId = null)
     {
         if (clientRequestId is { Length: > 200 })
         {
@@ -205,6 +205,7 @@ public sealed partial class EvalService(
             Fresh = input.Fresh,
             Total = set.ItemCount * models.Count,
             ClientRequestId = clientRequestId,
+            GoldenId = goldenId,
         };
         context.EvalRuns.Add(run);
         try

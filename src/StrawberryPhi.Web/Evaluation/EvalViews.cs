@@ -54,7 +54,8 @@ public sealed record EvalPairedView(int First, int Second, string FirstModel, st
 public sealed record EvalRunView(
     Guid Id, Guid SetId, string SetName, string Status, DateTime CreatedAt, DateTime? StartedAt, DateTime? FinishedAt,
     int Total, int Done, decimal CostSoFar, double? EtaSeconds, string? Error, int Concurrency, bool Fresh,
-    IReadOnlyList<GraderSpec> Graders, IReadOnlyList<EvalModelSummary> Models, IReadOnlyList<EvalPairedView> Paired)
+    IReadOnlyList<GraderSpec> Graders, IReadOnlyList<EvalModelSummary> Models, IReadOnlyList<EvalPairedView> Paired,
+    Guid? GoldenId = null, EvalAgreement? Agreement = null)
 {
     public double Progress => Total == 0 ? 0 : (double)Done / Total;
 }
@@ -75,3 +76,6 @@ public sealed record EvalResultPage(int Total, IReadOnlyList<EvalResultRow> Item
 public sealed record EvalRunChange(string ItemId, int ModelIndex, string Model, bool? Before, bool? After, string? BeforeAnswer, string? AfterAnswer);
 
 public sealed record EvalRunComparison(Guid Before, Guid After, int Items, int Fixed, int Broken, int Unchanged, IReadOnlyList<EvalRunChange> Changes);
+
+/// <summary>A comparison with golden outputs: the share of items whose answer agrees with the frozen one, with its 95% Wilson interval.</summary>
+public sealed record EvalAgreement(double Rate, double CiLow, double CiHigh, int Agreed, int Items);

@@ -345,6 +345,9 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.Property<bool>("Fresh")
                         .HasColumnType("INTEGER");
 
+                    b.Property<Guid?>("GoldenId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("GradersJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -558,6 +561,41 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.HasIndex("Status", "NextPollAt");
 
                     b.ToTable("Jobs");
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.GoldenRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("CaptureRunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("ComparisonSetId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("ProviderId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("SetId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("CaptureRunId");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.ToTable("Golden");
                 });
 
             modelBuilder.Entity("StrawberryPhi.Web.Data.JobCheckpointRecord", b =>
@@ -1027,6 +1065,15 @@ namespace StrawberryPhi.Web.Data.Migrations
                         .WithMany()
                         .HasForeignKey("ValidationDatasetId")
                         .OnDelete(DeleteBehavior.SetNull);
+                });
+
+            modelBuilder.Entity("StrawberryPhi.Web.Data.GoldenRecord", b =>
+                {
+                    b.HasOne("StrawberryPhi.Web.Data.EvalRunRecord", null)
+                        .WithMany()
+                        .HasForeignKey("CaptureRunId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("StrawberryPhi.Web.Data.JobCheckpointRecord", b =>
