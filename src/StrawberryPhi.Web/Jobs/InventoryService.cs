@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using StrawberryPhi.Core.Catalog;
 using StrawberryPhi.Web.Chat;
 using StrawberryPhi.Web.Data;
+using StrawberryPhi.Web.Evaluation;
 
 namespace StrawberryPhi.Web.Jobs;
 
@@ -33,6 +34,10 @@ public sealed class InventoryService(IDbContextFactory<StudioDbContext> db, Mode
         var jobs = await context.Jobs.AsNoTracking().Where(j => j.FineTunedModel != null)
             .Select(j => new { j.Id, j.ProviderId, j.FineTunedModel, j.Model, j.TrainingDatasetId, j.HyperparametersJson, j.FinishedAt }).ToListAsync(cancellationToken);
         var heldDatasets = (await context.Datasets.AsNoTracking().Select(d => d.Id).ToListAsync(cancellationToken)).ToHashSet();
+        var golden = (await (from g in context.Golden
+                             join r in context.EvalRuns on g.CaptureRunId equals r.Id
+                             where r.Status == EvalStatuses.Succeeded
+                             select new { g.ProviderId, g.Model }).ToListAsync(cancellationToken)).Select(g => (g.ProviderId, g.Model)).ToHashSet();
         var items = new List<InventoryItem>();
         foreach (var job in jobs.OrderByDescending(j => j.FinishedAt).DistinctBy(j => (j.ProviderId, j.FineTunedModel)))
         {
@@ -42,12 +47,16 @@ public sealed class InventoryService(IDbContextFactory<StudioDbContext> db, Mode
             {
                 missing.Add("training data (only the provider's file id is known; upload or import the file)");
             }
-            missing.Add("golden outputs (none captured)");
+            var hasGolden = golden.Contains((job.ProviderId, job.FineTunedModel!));
+            if (!hasGolden)
+            {
+                missing.Add("golden outputs (none captured)");
+            }
             if (job.HyperparametersJson is null)
             {
                 missing.Add("the resolved hyperparameters");
             }
-            items.Add(Item(job.ProviderId, names.GetValueOrDefault(job.ProviderId, "(removed connection)"), job.FineTunedModel!, BaseOf(job.Model), today, job.Id, held, missing));
+            items.Add(Item(job.ProviderId, names.GetValueOrDefault(job.ProviderId, "(removed connection)"), job.FineTunedModel!, BaseOf(job.Model), today, job.Id, held, hasGolden, missing));
         }
         if (askProviders)
         {
@@ -58,8 +67,9 @@ public sealed class InventoryService(IDbContextFactory<StudioDbContext> db, Mode
                 if (model.Model.StartsWith("ft:", StringComparison.Ordinal) && !model.Model.Contains(":ckpt-step-", StringComparison.Ordinal)
                     && !known.Contains((model.ProviderId, model.Model)))
                 {
-                    items.Add(Item(model.ProviderId, model.Connection, model.Model, model.Model.Split(':')[1], today, null, false,
-                        ["the job's record (import the connection's history)", "training data", "golden outputs (none captured)"]));
+                    var hasGolden = golden.Contains((model.ProviderId, model.Model));
+                    items.Add(Item(model.ProviderId, model.Connection, model.Model, model.Model.Split(':')[1], today, null, false, hasGolden,
+                        ["the job's record (import the connection's history)", "training data", .. (hasGolden ? Array.Empty<string>() : ["golden outputs (none captured)"])]));
                 }
             }
         }
@@ -70,10 +80,10 @@ public sealed class InventoryService(IDbContextFactory<StudioDbContext> db, Mode
     /// <summary>A fine-tune's base: the job's model, itself a fine-tune (<c>ft:BASE:…</c>) or a base.</summary>
     private static string BaseOf(string model) => model.StartsWith("ft:", StringComparison.Ordinal) ? model.Split(':')[1] : model;
 
-    private static InventoryItem Item(Guid providerId, string connection, string model, string baseModel, DateOnly today, Guid? jobId, bool held, List<string> missing)
+    private static InventoryItem Item(Guid providerId, string connection, string model, string baseModel, DateOnly today, Guid? jobId, bool held, bool golden, List<string> missing)
     {
         var shutdown = ModelCatalog.Default.Find(baseModel)?.ShutdownDate;
         int? daysLeft = shutdown is { } date ? date.DayNumber - today.DayNumber : null;
-        return new InventoryItem(providerId, connection, model, baseModel, shutdown, daysLeft, daysLeft is { } d && d <= RiskDays, jobId, held, false, missing);
+        return new InventoryItem(providerId, connection, model, baseModel, shutdown, daysLeft, daysLeft is { } d && d <= RiskDays, jobId, held, golden, missing);
     }
 }

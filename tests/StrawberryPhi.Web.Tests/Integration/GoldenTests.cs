@@ -25,6 +25,9 @@ public sealed class GoldenTests(StudioHost host) : IClassFixture<StudioHost>
         var service = host.Service<GoldenService>();
         var frozen = await host.WaitForAsync(async () => await service.GetAsync(golden.Id, CancellationToken.None) is { Status: EvalStatuses.Succeeded } g ? g : null);
         Assert.Equal(["g1", "g2", "g3", "g4", "g5"], frozen.Answers.Select(a => a.ItemId));
+        var inInventory = (await host.Service<StrawberryPhi.Web.Jobs.InventoryService>().GetAsync(askProviders: false, CancellationToken.None)).Items.Single(i => i.Model == job.FineTunedModel);
+        Assert.True(inInventory.GoldenOutputs);
+        Assert.DoesNotContain(inInventory.Missing, m => m.StartsWith("golden", StringComparison.Ordinal));
 
         // The source model goes away at the provider; the golden answers stay.
         using (var deleted = await api.DeleteAsync(new Uri($"local/v1/models/{Uri.EscapeDataString(job.FineTunedModel!)}", UriKind.Relative)))
