@@ -73,6 +73,7 @@ public static partial class StudioSetup
         builder.Services.AddSingleton<Evaluation.EvalRunner>();
         builder.Services.AddSingleton<Evaluation.EvalService>();
         builder.Services.AddSingleton<Evaluation.GoldenService>();
+        builder.Services.AddSingleton<Evaluation.RerunComparer>();
         builder.Services.AddHostedService<Evaluation.EvalRunnerWorker>();
     }
 

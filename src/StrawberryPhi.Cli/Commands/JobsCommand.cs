@@ -21,7 +21,7 @@ internal static class JobsCommand
     {
         var jobs = new Command("jobs", "Fine-tuning jobs on any connection, through a running studio (--studio, default " + StudioClient.DefaultAddress + ").");
         foreach (var command in new[] { CreateCommand(context), List(context), Show(context), Watch(context), Action(context, "cancel", "Cancel a job."),
-            Action(context, "pause", "Pause a running job (where the connection can)."), Action(context, "resume", "Resume a paused job."), Export(context) })
+            Action(context, "pause", "Pause a running job (where the connection can)."), Action(context, "resume", "Resume a paused job."), Export(context), Rerun(context) })
         {
             jobs.Add(command);
         }
@@ -276,6 +276,28 @@ internal static class JobsCommand
             }
             await Task.Delay(TimeSpan.FromSeconds(1), context.Time, cancellationToken);
         }
+    }
+
+    private static Command Rerun(CliContext context)
+    {
+        var studio = Studio();
+        var id = JobId();
+        var connection = new Option<string>("--connection", "-c") { Description = "Where to run it again: a connection's name or id (default: the local engine)." };
+        var model = new Option<string?>("--model", "-m") { Description = "Another base model (default: the same)." };
+        var command = new Command("rerun", "Create the same job (data, resolved hyperparameters, method, seed) on another connection or base; linked to its origin, and compared with the origin's golden outputs when it succeeds.")
+        {
+            studio, id, connection, model,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = Client(parse, studio);
+            var providers = (await client.GetAsync("api/providers", cancellationToken)).AsArray();
+            var providerId = Find(providers, parse.GetValue(connection), "connection", p => p?["builtIn"]?.GetValue<bool>() == true);
+            var job = await client.PostAsync($"api/jobs/{Uri.EscapeDataString(parse.GetValue(id)!)}/rerun", new JsonObject { ["providerId"] = providerId, ["model"] = parse.GetValue(model) }, cancellationToken);
+            await context.Output.WriteLineAsync($"Re-run {job["id"]} ({job["model"]} on {job["providerName"]}): {job["status"]}. Watch it: phi jobs watch {job["id"]}");
+            return ExitCodes.Ok;
+        });
+        return command;
     }
 
     private static Command Action(CliContext context, string action, string description)

@@ -21,6 +21,7 @@ internal static class JobsApi
         group.MapGet("/{id:guid}/result-files", ResultFiles).Named("ListJobResultFiles", 404);
         group.MapGet("/{id:guid}/result-files/{fileId}", ResultFile).Named("GetJobResultFile", 404);
         group.MapGet("/{id:guid}/record", Record).Named("GetJobRecord", 404);
+        group.MapPost("/{id:guid}/rerun", Rerun).Named("RerunJob", 400, 404, 409);
         group.MapPost("/{id:guid}/cancel", Cancel).Named("CancelJob", 404, 409, 502);
         group.MapPost("/{id:guid}/pause", Pause).Named("PauseJob", 404, 409, 502);
         group.MapPost("/{id:guid}/resume", Resume).Named("ResumeJob", 404, 409, 502);
@@ -34,6 +35,16 @@ internal static class JobsApi
         JobInput input, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, JobService jobs, CancellationToken cancellationToken)
     {
         var (job, created) = await jobs.CreateAsync(input, idempotencyKey, cancellationToken);
+        return created ? TypedResults.Created($"/api/jobs/{job.Id}", job) : TypedResults.Ok(job);
+    }
+
+    public sealed record RerunInput(Guid ProviderId, string? Model);
+
+    /// <summary>201 with the re-run; 200 with the existing one for the same origin, connection and model (or Idempotency-Key).</summary>
+    private static async Task<Results<Created<JobView>, Ok<JobView>>> Rerun(
+        Guid id, RerunInput input, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, JobService jobs, CancellationToken cancellationToken)
+    {
+        var (job, created) = await jobs.RerunAsync(id, input.ProviderId, input.Model, idempotencyKey, cancellationToken);
         return created ? TypedResults.Created($"/api/jobs/{job.Id}", job) : TypedResults.Ok(job);
     }
 

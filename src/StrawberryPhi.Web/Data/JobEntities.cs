@@ -72,6 +72,9 @@ public sealed class FineTuneJob
     /// <summary>studio (created here) or imported (made elsewhere, brought in).</summary>
     public string Origin { get; set; } = "studio";
 
+    /// <summary>The job this one re-runs elsewhere (same data, hyperparameters, method and seed), if any.</summary>
+    public Guid? RerunOfJobId { get; set; }
+
     public string Status { get; private set; } = JobStatuses.Pending;
 
     public string? FineTunedModel { get; private set; }

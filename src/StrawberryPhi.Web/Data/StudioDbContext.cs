@@ -102,6 +102,7 @@ public sealed class StudioDbContext(DbContextOptions<StudioDbContext> options) :
             e.HasIndex(j => j.ClientRequestId).IsUnique();
             e.HasIndex(j => j.CreatedAt);
             e.HasIndex(j => new { j.Status, j.NextPollAt });
+            e.HasOne<FineTuneJob>().WithMany().HasForeignKey(j => j.RerunOfJobId).OnDelete(DeleteBehavior.SetNull);
         });
         modelBuilder.Entity<JobEventRecord>(e =>
         {

@@ -272,7 +272,7 @@ public sealed partial class JobService
             r.ErrorMessage is null ? null : new JobErrorView(r.ErrorCode, r.ErrorMessage, r.ErrorParam, JobErrors.Explain(r.ErrorCode, r.ErrorMessage, r.ErrorParam)),
             r.Step, r.TotalSteps, r.EstimatedBilledTokens, r.EstimatedCost, cost, r.CreatedAt, r.StartedAt, r.FinishedAt, r.EstimatedFinish,
             r.LastPollError, r.Origin, r.ResultFilesJson is null ? [] : JsonSerializer.Deserialize<List<string>>(r.ResultFilesJson) ?? [],
-            r.TrainingFileId, r.ValidationFileId);
+            r.TrainingFileId, r.ValidationFileId, r.RerunOfJobId);
     }
 
     /// <summary>Hyperparameters as asked (before the provider resolved them): "auto" where none was given.</summary>

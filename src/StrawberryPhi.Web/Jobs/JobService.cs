@@ -214,7 +214,7 @@ public sealed partial class JobService(
     /// Creates a job: checked, stored (pending), then sent by the submitter, which uploads its datasets when they are
     /// not yet at the provider. The same <paramref name="clientRequestId"/> (a form's, or an <c>Idempotency-Key</c>) gives back the same job.
     /// </summary>
-    public async Task<(JobView Job, bool Created)> CreateAsync(JobInput input, string? clientRequestId, CancellationToken cancellationToken)
+    public async Task<(JobView Job, bool Created)> CreateAsync(JobInput input, string? clientRequestId, CancellationToken cancellationToken, Guid? rerunOf = null)
     {
         if (clientRequestId is { Length: > 200 })
         {
@@ -244,6 +244,7 @@ public sealed partial class JobService(
             Seed = input.Seed,
             MetadataJson = input.Metadata is { Count: > 0 } m ? JsonSerializer.Serialize(m) : null,
             ClientRequestId = clientRequestId,
+            RerunOfJobId = rerunOf,
             EstimatedBilledTokens = check.Estimate?.BilledTokens,
             EstimatedCost = check.Estimate?.Cost,
             PricePer1M = check.Estimate?.PricePer1M,

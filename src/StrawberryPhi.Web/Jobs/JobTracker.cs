@@ -17,7 +17,7 @@ namespace StrawberryPhi.Web.Jobs;
 /// </summary>
 public sealed class JobTracker(
     IDbContextFactory<StudioDbContext> db, ProviderConnectionService providers, IOptions<JobTrackerOptions> options, TimeProvider time,
-    StudioNotifier events, Notifications.NotificationService notifications, ILogger<JobTracker> logger)
+    StudioNotifier events, Notifications.NotificationService notifications, Evaluation.RerunComparer reruns, ILogger<JobTracker> logger)
 {
     private const int PageSize = 100;
     private readonly ConcurrentDictionary<Guid, Task> _inFlight = new();
@@ -293,6 +293,7 @@ public sealed class JobTracker(
             if (JobStatuses.IsFinal(row.Status))
             {
                 await notifications.JobEndedAsync(jobId, cancellationToken);
+                await reruns.JobEndedAsync(jobId, cancellationToken);
             }
         }
         events.JobChanged(jobId);
@@ -312,6 +313,7 @@ public sealed class JobTracker(
         if (changed && JobStatuses.IsFinal(row.Status))
         {
             await notifications.JobEndedAsync(jobId, cancellationToken);
+            await reruns.JobEndedAsync(jobId, cancellationToken);
         }
         events.JobChanged(jobId);
     }

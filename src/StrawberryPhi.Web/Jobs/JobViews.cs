@@ -29,7 +29,7 @@ public sealed record JobView(
     IReadOnlyDictionary<string, string> Hyperparameters, string Status, string? FineTunedModel, long? TrainedTokens, JobErrorView? Error,
     int? Step, int? TotalSteps, long? EstimatedBilledTokens, decimal? EstimatedCost, decimal? Cost, DateTime CreatedAt, DateTime? StartedAt,
     DateTime? FinishedAt, DateTime? EstimatedFinish, string? LastPollError, string Origin, IReadOnlyList<string> ResultFiles, string? TrainingFileId,
-    string? ValidationFileId)
+    string? ValidationFileId, Guid? RerunOfJobId = null)
 {
     public bool IsFinal => JobStatuses.IsFinal(Status);
 

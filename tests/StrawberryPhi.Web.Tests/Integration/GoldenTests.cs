@@ -72,6 +72,60 @@ public sealed class GoldenTests(StudioHost host) : IClassFixture<StudioHost>
         Assert.Contains("3 of 3 items", shown.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Rerun_ElsewhereWithTheSameDataAndHyperparameters_Linked_ThenComparedWithTheGoldenOutputs()
+    {
+        var local = await host.LocalConnectionAsync();
+        var origin = await host.FinishedJobAsync("rerun-train.jsonl", reflection: true);
+        var service = host.Service<GoldenService>();
+        var set = await host.Service<EvalService>().CreateSetAsync("rerun-set",
+            new MemoryStream(System.Text.Encoding.UTF8.GetBytes("{\"prompt\": \"1+2=\", \"reference\": 3}\n{\"prompt\": \"2+5=\", \"reference\": 7}\n")), CancellationToken.None);
+        var golden = await service.CaptureAsync(new GoldenInput(local, origin.FineTunedModel, set.Id), CancellationToken.None);
+        await host.WaitForAsync(async () => await service.GetAsync(golden.Id, CancellationToken.None) is { Status: EvalStatuses.Succeeded } g ? g : null);
+
+        using var api = host.Api();
+        using var first = await api.PostAsJsonAsync(new Uri($"api/jobs/{origin.Id}/rerun", UriKind.Relative), new { providerId = local, model = "strawberry-small" });
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        var rerun = (await first.Content.ReadFromJsonAsync<StrawberryPhi.Web.Jobs.JobView>(Json.Options))!;
+        using var again = await api.PostAsJsonAsync(new Uri($"api/jobs/{origin.Id}/rerun", UriKind.Relative), new { providerId = local, model = "strawberry-small" });
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode); // a double click makes no second job
+        Assert.Equal(rerun.Id, (await again.Content.ReadFromJsonAsync<StrawberryPhi.Web.Jobs.JobView>(Json.Options))!.Id);
+        Assert.Equal((origin.Id, origin.TrainingDatasetId, origin.Seed, "strawberry-small"), (rerun.RerunOfJobId, rerun.TrainingDatasetId, rerun.Seed, rerun.Model));
+
+        var done = await host.WaitJobAsync(rerun.Id, j => j.IsFinal);
+        Assert.Equal("succeeded", done.Status);
+        Assert.Equal(origin.Hyperparameters["n_epochs"], done.Hyperparameters["n_epochs"]);
+        Assert.Equal(origin.Hyperparameters["batch_size"], done.Hyperparameters["batch_size"]);
+        // Its model is compared with the origin's golden outputs, by itself.
+        var comparison = await host.WaitForAsync(async () =>
+        {
+            await using var context = await host.Service<Microsoft.EntityFrameworkCore.IDbContextFactory<StudioDbContext>>().CreateDbContextAsync();
+            var id = context.EvalRuns.Where(r => r.GoldenId == golden.Id).Select(r => (Guid?)r.Id).FirstOrDefault();
+            return id is { } runId && await host.Service<EvalService>().GetRunAsync(runId, CancellationToken.None) is { } run && EvalStatuses.IsFinal(run.Status) ? run : null;
+        });
+        Assert.Equal(EvalStatuses.Succeeded, comparison.Status);
+        Assert.Equal($"Local engine/{done.FineTunedModel}", comparison.Models[0].Model);
+        Assert.NotNull(comparison.Agreement);
+    }
+
+    [Fact]
+    public async Task Rerun_WithoutTheTrainingDataHeld_SaysWhatIsMissing()
+    {
+        var local = await host.LocalConnectionAsync();
+        var now = host.Service<TimeProvider>().GetUtcNow().UtcDateTime;
+        var row = new FineTuneJob { Id = Guid.NewGuid(), ProviderId = local, Model = "strawberry-tiny", MethodType = "supervised", Origin = "imported", CreatedAt = now, TrainingFileId = "file-elsewhere" };
+        row.MarkSubmitted("ftjob-no-data", now);
+        await using (var context = await host.Service<Microsoft.EntityFrameworkCore.IDbContextFactory<StudioDbContext>>().CreateDbContextAsync())
+        {
+            context.Jobs.Add(row);
+            await context.SaveChangesAsync();
+        }
+        using var api = host.Api();
+        using var response = await api.PostAsJsonAsync(new Uri($"api/jobs/{row.Id}/rerun", UriKind.Relative), new { providerId = local });
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Contains("file-elsewhere", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     private async Task<EvalRunView> CompareAsync(HttpClient api, Guid goldenId, Guid providerId, string model)
     {
         using var response = await api.PostAsJsonAsync(new Uri($"api/golden/{goldenId}/compare", UriKind.Relative), new { providerId, model });

@@ -497,6 +497,9 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.Property<string>("RemoteJson")
                         .HasColumnType("TEXT");
 
+                    b.Property<Guid?>("RerunOfJobId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("ResultFilesJson")
                         .HasColumnType("TEXT");
 
@@ -550,6 +553,8 @@ namespace StrawberryPhi.Web.Data.Migrations
                         .IsUnique();
 
                     b.HasIndex("CreatedAt");
+
+                    b.HasIndex("RerunOfJobId");
 
                     b.HasIndex("TrainingDatasetId");
 
@@ -1055,6 +1060,11 @@ namespace StrawberryPhi.Web.Data.Migrations
                         .HasForeignKey("ProviderId")
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired();
+
+                    b.HasOne("StrawberryPhi.Web.Data.FineTuneJob", null)
+                        .WithMany()
+                        .HasForeignKey("RerunOfJobId")
+                        .OnDelete(DeleteBehavior.SetNull);
 
                     b.HasOne("StrawberryPhi.Web.Data.Dataset", null)
                         .WithMany()
