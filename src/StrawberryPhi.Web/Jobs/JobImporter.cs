@@ -10,9 +10,11 @@ namespace StrawberryPhi.Web.Jobs;
 public sealed record JobImportFailure(string RemoteId, string Reason);
 
 /// <summary>What an import found at the provider and what of it was new to the studio.</summary>
+/// <param name="FilesDownloaded">Training and validation files whose content was brought in as datasets by this import.</param>
+/// <param name="FilesNotDownloadable">Files the provider would not give (OpenAI keeps fine-tune files' content): only their ids and metadata are known.</param>
 public sealed record JobImportResult(
     Guid ProviderId, int JobsFound, int JobsNew, int EventsFound, int EventsNew, int CheckpointsFound, int CheckpointsNew,
-    IReadOnlyList<JobImportFailure> Failures);
+    IReadOnlyList<JobImportFailure> Failures, int FilesDownloaded = 0, int FilesNotDownloadable = 0);
 
 /// <summary>
 /// Brings a connection's whole fine-tuning history into the studio, not only the jobs made here: every job the account
@@ -21,7 +23,7 @@ public sealed record JobImportResult(
 /// checkpoints with their metrics, and result files once it ended. Running it again fetches only what is new.
 /// </summary>
 public sealed class JobImporter(
-    IDbContextFactory<StudioDbContext> db, ProviderConnectionService connections, JobTracker tracker, StudioNotifier events, TimeProvider time,
+    IDbContextFactory<StudioDbContext> db, ProviderConnectionService connections, JobTracker tracker, Datasets.DatasetService datasets, StudioNotifier events,
     ILogger<JobImporter> logger)
 {
     public const string Origin = "imported";
@@ -43,7 +45,11 @@ public sealed class JobImporter(
             after = page.Items[^1].Id;
         }
         var jobsNew = 0;
-        int eventsFound = 0, eventsNew = 0, checkpointsFound = 0, checkpointsNew = 0;
+        int eventsFound = 0, eventsNew = 0, checkpointsFound = 0, checkpointsNew = 0, filesDownloaded = 0, filesRefused = 0;
+        // File names for the datasets made from downloaded files; one dataset per file, whichever jobs used it.
+        var files = new FileIndex(client.Capabilities.FileContent
+            ? (await client.ListFilesAsync(cancellationToken)).ToDictionary(f => f.Id, f => f.FileName)
+            : []);
         var failures = new List<JobImportFailure>();
         for (var i = 0; i < remote.Count; i++)
         {
@@ -61,13 +67,75 @@ public sealed class JobImporter(
                     logger.LogWarning("Importing job {RemoteId} from {Connection} failed: {Reason}", job.Id, connection.Name, error);
                 }
             }
+            if (client.Capabilities.FileContent)
+            {
+                var (downloaded, refused) = await FilesAsync(client, jobId, files, cancellationToken);
+                (filesDownloaded, filesRefused) = (filesDownloaded + downloaded, filesRefused + refused);
+            }
             var (eventsAfter, checkpointsAfter) = await CountsAsync(jobId, cancellationToken);
             (eventsFound, eventsNew) = (eventsFound + eventsAfter, eventsNew + eventsAfter - eventsBefore);
             (checkpointsFound, checkpointsNew) = (checkpointsFound + checkpointsAfter, checkpointsNew + checkpointsAfter - checkpointsBefore);
             progress?.Report((i + 1, remote.Count));
         }
         events.Publish(StudioTopic.Jobs);
-        return new JobImportResult(providerId, remote.Count, jobsNew, eventsFound, eventsNew, checkpointsFound, checkpointsNew, failures);
+        return new JobImportResult(providerId, remote.Count, jobsNew, eventsFound, eventsNew, checkpointsFound, checkpointsNew, failures, filesDownloaded, filesRefused);
+    }
+
+    private sealed class FileIndex(Dictionary<string, string> names)
+    {
+        public Dictionary<string, string> Names { get; } = names;
+
+        /// <summary>Files already turned into datasets (by this import or an earlier one, found through the jobs that used them).</summary>
+        public Dictionary<string, Guid> Datasets { get; } = [];
+    }
+
+    /// <summary>
+    /// The job's training and validation files as datasets, where the studio holds none yet: a file another job used
+    /// is not fetched twice, and a file the provider will not give is counted, not an error (its id stays on the job).
+    /// </summary>
+    private async Task<(int Downloaded, int Refused)> FilesAsync(IProviderClient client, Guid jobId, FileIndex files, CancellationToken cancellationToken)
+    {
+        var (downloaded, refused) = (0, 0);
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var row = await context.Jobs.FirstAsync(j => j.Id == jobId, cancellationToken);
+        async Task<Guid?> DatasetFor(string? fileId)
+        {
+            if (fileId is null)
+            {
+                return null;
+            }
+            if (files.Datasets.TryGetValue(fileId, out var known))
+            {
+                return known;
+            }
+            var earlier = await context.Jobs.Where(j => j.ProviderId == row.ProviderId && j.TrainingFileId == fileId && j.TrainingDatasetId != null)
+                .Select(j => j.TrainingDatasetId).FirstOrDefaultAsync(cancellationToken)
+                ?? await context.Jobs.Where(j => j.ProviderId == row.ProviderId && j.ValidationFileId == fileId && j.ValidationDatasetId != null)
+                .Select(j => j.ValidationDatasetId).FirstOrDefaultAsync(cancellationToken);
+            if (earlier is { } id)
+            {
+                return files.Datasets[fileId] = id;
+            }
+            try
+            {
+                var bytes = await client.DownloadFileAsync(fileId, cancellationToken);
+                using var stream = new MemoryStream(bytes);
+                var name = files.Names.GetValueOrDefault(fileId) is { Length: > 0 } fileName ? fileName : fileId + ".jsonl";
+                var dataset = await datasets.CreateFromUploadAsync(stream, name, cancellationToken);
+                downloaded++;
+                return files.Datasets[fileId] = dataset.Id;
+            }
+            catch (ProviderException e)
+            {
+                logger.LogInformation("The content of {FileId} stays at the provider: {Reason}", fileId, e.Message);
+                refused++;
+                return null;
+            }
+        }
+        row.TrainingDatasetId ??= await DatasetFor(row.TrainingDatasetId is null ? row.TrainingFileId : null);
+        row.ValidationDatasetId ??= await DatasetFor(row.ValidationDatasetId is null ? row.ValidationFileId : null);
+        await context.SaveChangesAsync(cancellationToken);
+        return (downloaded, refused);
     }
 
     /// <summary>The studio's row for a provider's job: the existing one (made here, or imported before), or a new imported one.</summary>
@@ -90,7 +158,9 @@ public sealed class JobImporter(
             MetadataJson = job.Metadata.Count > 0 ? JsonSerializer.Serialize(job.Metadata) : null,
             Origin = Origin,
             CreatedAt = job.CreatedAt.UtcDateTime,
-            NextPollAt = time.GetUtcNow().UtcDateTime,
+            // Not due for the tracker: the import polls it at once itself (its counts are then its own); the poll
+            // schedules the next one when the job is still active.
+            NextPollAt = null,
         };
         row.MarkSubmitted(job.Id, job.CreatedAt.UtcDateTime);
         context.Jobs.Add(row);
