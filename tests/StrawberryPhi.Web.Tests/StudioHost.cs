@@ -1,6 +1,9 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -8,6 +11,8 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenAI;
+using OpenAI.Files;
 using StrawberryPhi.Web.Datasets;
 
 namespace StrawberryPhi.Web.Tests;
@@ -180,6 +185,53 @@ public class StudioHost : WebApplicationFactory<Program>, IAsyncLifetime
         Assert.True(done.Status == StrawberryPhi.Web.Data.JobStatuses.Succeeded, $"{done.Status}: {done.Error?.Message}");
         return done;
     }
+
+    /// <summary>A job made with the official SDK straight at the engine, as a user of the provider did, awaited to its end.</summary>
+    public async Task<string> OutsideJobAsync(int examples, int epochs, int batchSize)
+    {
+        var engine = Service<StrawberryPhi.LocalEngine.Api.LocalEngine>();
+        var client = new OpenAIClient(new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "local/v1") });
+        var file = (await client.GetOpenAIFileClient().UploadFileAsync(BinaryData.FromString(OutsideLines(examples)), $"outside-{Guid.NewGuid():N}.jsonl", FileUploadPurpose.FineTune)).Value;
+        var done = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        string? id = null;
+        void Changed(StrawberryPhi.LocalEngine.Engine.FineTuningJob job)
+        {
+            if (job.Id == Volatile.Read(ref id) && StrawberryPhi.LocalEngine.Engine.JobStatus.IsFinal(job.Status))
+            {
+                done.TrySetResult(job.Status);
+            }
+        }
+        engine.Runner.JobChanged += Changed;
+        try
+        {
+            var body = new JsonObject
+            {
+                ["model"] = "strawberry-tiny",
+                ["training_file"] = file.Id,
+                ["seed"] = 3,
+                ["method"] = new JsonObject { ["type"] = "supervised", ["supervised"] = new JsonObject { ["hyperparameters"] = new JsonObject { ["n_epochs"] = epochs, ["batch_size"] = batchSize } } },
+            };
+            using var content = BinaryContent.Create(BinaryData.FromString(body.ToJsonString()));
+#pragma warning disable OPENAI001
+            var created = await client.GetFineTuningClient().FineTuneAsync(content, waitUntilCompleted: false, new RequestOptions());
+#pragma warning restore OPENAI001
+            Volatile.Write(ref id, created.JobId);
+            if (engine.Store.GetJob(created.JobId) is { } now && StrawberryPhi.LocalEngine.Engine.JobStatus.IsFinal(now.Status))
+            {
+                done.TrySetResult(now.Status);
+            }
+            Assert.Equal("succeeded", await done.Task.WaitAsync(TimeSpan.FromMinutes(3)));
+            return created.JobId;
+        }
+        finally
+        {
+            engine.Runner.JobChanged -= Changed;
+        }
+    }
+
+    /// <summary>The training lines of <see cref="OutsideJobAsync"/>'s file.</summary>
+    public static string OutsideLines(int examples) => string.Join("\n", Enumerable.Range(0, examples).Select(i =>
+        $$"""{"messages": [{"role": "user", "content": "{{i}}+1="}, {"role": "assistant", "content": "{{i + 1}}"}]}""")) + "\n";
 
     /// <summary>Every file under the data directory whose bytes contain <paramref name="text"/> (UTF-8 or UTF-16).</summary>
     public IReadOnlyList<string> FilesContaining(string text)

@@ -163,6 +163,8 @@ public sealed class JobImporter(
             NextPollAt = null,
         };
         row.MarkSubmitted(job.Id, job.CreatedAt.UtcDateTime);
+        // The job as the provider has it now: one that ended before the import is history, not news (no notification).
+        JobTracker.Apply(row, job, job.FinishedAt?.UtcDateTime ?? job.CreatedAt.UtcDateTime);
         context.Jobs.Add(row);
         try
         {

@@ -111,4 +111,32 @@ public sealed class EvaluationFlowTests(BrowserFixture browser) : IClassFixture<
         Assert.All(lines, l => Assert.Contains("\"transition\"", l, StringComparison.Ordinal));
         await page.Context.CloseAsync();
     }
+
+    [Fact]
+    public async Task ImportHistory_OpenTheInventory_CaptureGoldenOutputs()
+    {
+        var remote = await Studio.OutsideJobAsync(10, 1, 5);
+        StrawberryPhi.Web.Evaluation.EvalSetView set;
+        using (var items = new MemoryStream(System.Text.Encoding.UTF8.GetBytes("{\"prompt\": \"1+1=\", \"reference\": 2}\n{\"prompt\": \"3+1=\", \"reference\": 4}\n")))
+        {
+            set = await Studio.Service<StrawberryPhi.Web.Evaluation.EvalService>().CreateSetAsync("golden-e2e", items, CancellationToken.None);
+        }
+        var page = await browser.NewPageAsync();
+        await GoAsync(page, "jobs");
+        await page.ClickAsync("[data-testid=import-history]");
+        await page.GetByRole(AriaRole.Menuitem, new() { Name = "Every job of Local engine" }).ClickAsync();
+        await Expect(page.Locator(".mud-snackbar")).ToContainTextAsync("new)", new() { Timeout = 60_000 });
+        await Expect(page.Locator("[data-testid=imported]").First).ToBeVisibleAsync();
+
+        await GoAsync(page, "inventory");
+        var model = Studio.Service<LocalEngine.Api.LocalEngine>().Store.GetJob(remote)!.FineTunedModel!;
+        var row = page.Locator("[data-testid=inventory] tr", new() { HasText = model });
+        await Expect(row).ToHaveCountAsync(1);
+        await Expect(row.Locator("[data-testid=golden-state]")).ToHaveTextAsync("none");
+        // The newest set is chosen by default: the one just made.
+        await Expect(page.Locator("input[data-testid=golden-set]").First).ToHaveValueAsync(set.Id.ToString());
+        await row.Locator("[data-testid=capture-golden]").ClickAsync();
+        await Expect(row.Locator("[data-testid=golden-state]")).ToHaveTextAsync("captured", new() { Timeout = 60_000 });
+        await page.Context.CloseAsync();
+    }
 }

@@ -17,51 +17,6 @@ public sealed class ImportTests(StudioHost host) : IClassFixture<StudioHost>
 {
     private LocalEngine.Api.LocalEngine Engine => host.Service<LocalEngine.Api.LocalEngine>();
 
-    /// <summary>A job made with the official SDK straight at the engine, as a user of the provider did, awaited to its end.</summary>
-    private async Task<string> OutsideJobAsync(int examples, int epochs, int batchSize)
-    {
-        var client = new OpenAIClient(new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(host.BaseAddress, "local/v1") });
-        var file = (await client.GetOpenAIFileClient().UploadFileAsync(BinaryData.FromString(Lines(examples)), $"outside-{Guid.NewGuid():N}.jsonl", FileUploadPurpose.FineTune)).Value;
-        var done = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        string? id = null;
-        void Changed(LocalEngine.Engine.FineTuningJob job)
-        {
-            if (job.Id == Volatile.Read(ref id) && LocalEngine.Engine.JobStatus.IsFinal(job.Status))
-            {
-                done.TrySetResult(job.Status);
-            }
-        }
-        Engine.Runner.JobChanged += Changed;
-        try
-        {
-            var body = new JsonObject
-            {
-                ["model"] = "strawberry-tiny",
-                ["training_file"] = file.Id,
-                ["seed"] = 3,
-                ["method"] = new JsonObject { ["type"] = "supervised", ["supervised"] = new JsonObject { ["hyperparameters"] = new JsonObject { ["n_epochs"] = epochs, ["batch_size"] = batchSize } } },
-            };
-            using var content = BinaryContent.Create(BinaryData.FromString(body.ToJsonString()));
-#pragma warning disable OPENAI001
-            var created = await client.GetFineTuningClient().FineTuneAsync(content, waitUntilCompleted: false, new RequestOptions());
-#pragma warning restore OPENAI001
-            Volatile.Write(ref id, created.JobId);
-            if (Engine.Store.GetJob(created.JobId) is { } now && LocalEngine.Engine.JobStatus.IsFinal(now.Status))
-            {
-                done.TrySetResult(now.Status);
-            }
-            Assert.Equal("succeeded", await done.Task.WaitAsync(TimeSpan.FromMinutes(3)));
-            return created.JobId;
-        }
-        finally
-        {
-            Engine.Runner.JobChanged -= Changed;
-        }
-    }
-
-    private static string Lines(int examples) => string.Join("\n", Enumerable.Range(0, examples).Select(i =>
-        $$"""{"messages": [{"role": "user", "content": "{{i}}+1="}, {"role": "assistant", "content": "{{i + 1}}"}]}""")) + "\n";
-
     private async Task<JobImportResult> ImportAsync()
     {
         using var api = host.Api();
@@ -74,8 +29,8 @@ public sealed class ImportTests(StudioHost host) : IClassFixture<StudioHost>
     public async Task Import_EveryJobWhole_HundredsOfEventsPaged_ThenAgainOnlyWhatIsNew_AndAFailingJobDoesNotStopTheOthers()
     {
         // 12 examples, batch 1, 20 epochs: 240 steps, each with its metrics event (several pages of events).
-        var big = await OutsideJobAsync(12, 20, 1);
-        var small = await OutsideJobAsync(10, 1, 5);
+        var big = await host.OutsideJobAsync(12, 20, 1);
+        var small = await host.OutsideJobAsync(10, 1, 5);
 
         var first = await ImportAsync();
 
@@ -102,7 +57,7 @@ public sealed class ImportTests(StudioHost host) : IClassFixture<StudioHost>
         var (content, fileName, _, _) = await host.Service<StrawberryPhi.Web.Datasets.DatasetService>().OpenAsync(bigJob.TrainingDatasetId!.Value, CancellationToken.None);
         await using (content)
         {
-            Assert.Equal(Lines(12), await new StreamReader(content).ReadToEndAsync());
+            Assert.Equal(StudioHost.OutsideLines(12), await new StreamReader(content).ReadToEndAsync());
         }
         Assert.StartsWith("outside-", fileName, StringComparison.Ordinal);
 
@@ -110,8 +65,8 @@ public sealed class ImportTests(StudioHost host) : IClassFixture<StudioHost>
         Assert.Equal((2, 0, engineEvents, 0, 0, 0), (again.JobsFound, again.JobsNew, again.EventsFound, again.EventsNew, again.CheckpointsNew, again.FilesDownloaded));
 
         // A third job whose events the provider cannot give: reported, and the others still imported.
-        var failing = await OutsideJobAsync(10, 1, 5);
-        var fourth = await OutsideJobAsync(10, 1, 5);
+        var failing = await host.OutsideJobAsync(10, 1, 5);
+        var fourth = await host.OutsideJobAsync(10, 1, 5);
         host.Faults.Rule = (request, _) => request.RequestUri!.AbsolutePath.EndsWith($"/fine_tuning/jobs/{failing}/events", StringComparison.Ordinal)
             ? FaultInjector.OpenAiError(HttpStatusCode.InternalServerError, "The events store is down.", "server_error")
             : null;
