@@ -115,14 +115,8 @@ internal static class EvalCommand
             var modelList = new JsonArray();
             foreach (var name in parse.GetValue(models)!)
             {
-                var connection = providers.Select(p => p!["name"]!.GetValue<string>()).Where(n => name.StartsWith(n + "/", StringComparison.Ordinal)).MaxBy(n => n.Length)
-                    ?? throw new CommandFailedException($"\"{name}\" names no connection: give CONNECTION/MODEL (phi chat --list shows them).");
-                modelList.Add(new JsonObject
-                {
-                    ["providerId"] = providers.First(p => p!["name"]!.GetValue<string>() == connection)!["id"]!.GetValue<string>(),
-                    ["model"] = name[(connection.Length + 1)..],
-                    ["parameters"] = parameters.DeepClone(),
-                });
+                var (providerId, modelId) = JobsCommand.Route(providers, name);
+                modelList.Add(new JsonObject { ["providerId"] = providerId, ["model"] = modelId, ["parameters"] = parameters.DeepClone() });
             }
             var graderJson = new JsonObject { ["type"] = parse.GetValue(grader) };
             if (parse.GetValue(tolerance) is { } tol) { graderJson["tolerance"] = tol; }

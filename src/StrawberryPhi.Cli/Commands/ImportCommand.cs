@@ -46,11 +46,10 @@ internal static class ImportCommand
     public static Command Golden(CliContext context)
     {
         var golden = new Command("golden", "Golden outputs: capture a model's answers to a set, compare a candidate with them (the source model may be gone by then).");
-        JsonNode? ModelSpec(JsonArray providers, string name)
+        static JsonObject ModelSpec(JsonArray providers, string name)
         {
-            var connection = providers.Select(p => p!["name"]!.GetValue<string>()).Where(n => name.StartsWith(n + "/", StringComparison.Ordinal)).MaxBy(n => n.Length)
-                ?? throw new CommandFailedException($"\"{name}\" names no connection: give CONNECTION/MODEL (phi chat --list shows them).");
-            return new JsonObject { ["providerId"] = providers.First(p => p!["name"]!.GetValue<string>() == connection)!["id"]!.GetValue<string>(), ["model"] = name[(connection.Length + 1)..] };
+            var (providerId, model) = JobsCommand.Route(providers, name);
+            return new JsonObject { ["providerId"] = providerId, ["model"] = model };
         }
 
         var studio = JobsCommand.Studio();
@@ -63,7 +62,7 @@ internal static class ImportCommand
             using var client = JobsCommand.Client(parse, studio);
             var setArgument = parse.GetValue(set)!;
             var setId = File.Exists(setArgument) ? (await client.PostFileAsync("api/evals/sets", setArgument, cancellationToken))["id"]!.GetValue<string>() : setArgument;
-            var body = ModelSpec((await client.GetAsync("api/providers", cancellationToken)).AsArray(), parse.GetValue(model)!)!.AsObject();
+            var body = ModelSpec((await client.GetAsync("api/providers", cancellationToken)).AsArray(), parse.GetValue(model)!);
             body["setId"] = setId;
             var created = await client.PostAsync("api/golden", body, cancellationToken);
             await context.Output.WriteLineAsync(parse.GetValue(format) == "json" ? created.ToJsonString()

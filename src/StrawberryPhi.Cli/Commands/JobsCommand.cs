@@ -113,6 +113,14 @@ internal static class JobsCommand
         return command;
     }
 
+    /// <summary>CONNECTION/MODEL as the gateway names models: the longest connection name that prefixes it, and the rest.</summary>
+    internal static (string ProviderId, string Model) Route(JsonArray providers, string name)
+    {
+        var connection = providers.Select(p => p!["name"]!.GetValue<string>()).Where(n => name.StartsWith(n + "/", StringComparison.Ordinal)).MaxBy(n => n.Length)
+            ?? throw new CommandFailedException($"\"{name}\" names no connection: give CONNECTION/MODEL (phi chat --list shows them).");
+        return (providers.First(p => p!["name"]!.GetValue<string>() == connection)!["id"]!.GetValue<string>(), name[(connection.Length + 1)..]);
+    }
+
     /// <summary>An id given as is, or the one item whose name matches; none given: the default, when there is one.</summary>
     internal static string Find(JsonArray items, string? nameOrId, string what, Func<JsonNode?, bool>? byDefault)
     {
