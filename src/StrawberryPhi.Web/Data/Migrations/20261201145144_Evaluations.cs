@@ -11,6 +11,12 @@ namespace StrawberryPhi.Web.Data.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<Guid>(
+                name: "RerunOfJobId",
+                table: "Jobs",
+                type: "TEXT",
+                nullable: true);
+
             migrationBuilder.CreateTable(
                 name: "ChatCache",
                 columns: table => new
@@ -116,7 +122,8 @@ namespace StrawberryPhi.Web.Data.Migrations
                     Fresh = table.Column<bool>(type: "INTEGER", nullable: false),
                     Total = table.Column<int>(type: "INTEGER", nullable: false),
                     Error = table.Column<string>(type: "TEXT", nullable: true),
-                    ClientRequestId = table.Column<string>(type: "TEXT", nullable: true)
+                    ClientRequestId = table.Column<string>(type: "TEXT", nullable: true),
+                    GoldenId = table.Column<Guid>(type: "TEXT", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -167,6 +174,34 @@ namespace StrawberryPhi.Web.Data.Migrations
                         onDelete: ReferentialAction.Cascade);
                 });
 
+            migrationBuilder.CreateTable(
+                name: "Golden",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    ProviderId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    Model = table.Column<string>(type: "TEXT", maxLength: 300, nullable: false),
+                    SetId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    CaptureRunId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    ComparisonSetId = table.Column<Guid>(type: "TEXT", nullable: true),
+                    CreatedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Golden", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_Golden_EvalRuns_CaptureRunId",
+                        column: x => x.CaptureRunId,
+                        principalTable: "EvalRuns",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Restrict);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Jobs_RerunOfJobId",
+                table: "Jobs",
+                column: "RerunOfJobId");
+
             migrationBuilder.CreateIndex(
                 name: "IX_ChatPresets_Name",
                 table: "ChatPresets",
@@ -205,14 +240,36 @@ namespace StrawberryPhi.Web.Data.Migrations
                 column: "DatasetId");
 
             migrationBuilder.CreateIndex(
+                name: "IX_Golden_CaptureRunId",
+                table: "Golden",
+                column: "CaptureRunId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Golden_CreatedAt",
+                table: "Golden",
+                column: "CreatedAt");
+
+            migrationBuilder.CreateIndex(
                 name: "IX_PlaygroundSessions_UpdatedAt",
                 table: "PlaygroundSessions",
                 column: "UpdatedAt");
+
+            migrationBuilder.AddForeignKey(
+                name: "FK_Jobs_Jobs_RerunOfJobId",
+                table: "Jobs",
+                column: "RerunOfJobId",
+                principalTable: "Jobs",
+                principalColumn: "Id",
+                onDelete: ReferentialAction.SetNull);
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.DropForeignKey(
+                name: "FK_Jobs_Jobs_RerunOfJobId",
+                table: "Jobs");
+
             migrationBuilder.DropTable(
                 name: "ChatCache");
 
@@ -226,6 +283,9 @@ namespace StrawberryPhi.Web.Data.Migrations
                 name: "EvalResults");
 
             migrationBuilder.DropTable(
+                name: "Golden");
+
+            migrationBuilder.DropTable(
                 name: "PlaygroundSessions");
 
             migrationBuilder.DropTable(
@@ -233,6 +293,14 @@ namespace StrawberryPhi.Web.Data.Migrations
 
             migrationBuilder.DropTable(
                 name: "EvalSets");
+
+            migrationBuilder.DropIndex(
+                name: "IX_Jobs_RerunOfJobId",
+                table: "Jobs");
+
+            migrationBuilder.DropColumn(
+                name: "RerunOfJobId",
+                table: "Jobs");
         }
     }
 }

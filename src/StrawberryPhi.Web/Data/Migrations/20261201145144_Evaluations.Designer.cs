@@ -11,8 +11,8 @@ using StrawberryPhi.Web.Data;
 namespace StrawberryPhi.Web.Data.Migrations
 {
     [DbContext(typeof(StudioDbContext))]
-    [Migration("20261201141226_Golden")]
-    partial class Golden
+    [Migration("20261201145144_Evaluations")]
+    partial class Evaluations
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -500,6 +500,9 @@ namespace StrawberryPhi.Web.Data.Migrations
                     b.Property<string>("RemoteJson")
                         .HasColumnType("TEXT");
 
+                    b.Property<Guid?>("RerunOfJobId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("ResultFilesJson")
                         .HasColumnType("TEXT");
 
@@ -553,6 +556,8 @@ namespace StrawberryPhi.Web.Data.Migrations
                         .IsUnique();
 
                     b.HasIndex("CreatedAt");
+
+                    b.HasIndex("RerunOfJobId");
 
                     b.HasIndex("TrainingDatasetId");
 
@@ -1058,6 +1063,11 @@ namespace StrawberryPhi.Web.Data.Migrations
                         .HasForeignKey("ProviderId")
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired();
+
+                    b.HasOne("StrawberryPhi.Web.Data.FineTuneJob", null)
+                        .WithMany()
+                        .HasForeignKey("RerunOfJobId")
+                        .OnDelete(DeleteBehavior.SetNull);
 
                     b.HasOne("StrawberryPhi.Web.Data.Dataset", null)
                         .WithMany()
