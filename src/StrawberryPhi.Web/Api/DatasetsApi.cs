@@ -57,8 +57,7 @@ internal static class DatasetsApi
                 $"The upload is {ByteSize.Format(length)}; the limit is {ByteSize.Format(datasets.MaxUploadBytes)} (setting Studio:MaxUploadBytes).",
                 statusCode: StatusCodes.Status413PayloadTooLarge, title: "Too large");
         }
-        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || !type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
-            || HeaderUtilities.RemoveQuotes(type.Boundary).Value is not { Length: > 0 } boundary)
+        if (MultipartBoundary.Of(request) is not { } boundary)
         {
             return TypedResults.Problem("Send the file as multipart/form-data with one file field (curl -F file=@data.jsonl).", statusCode: StatusCodes.Status400BadRequest, title: "Invalid input");
         }
@@ -154,4 +153,12 @@ internal static class DatasetsApi
     }
 
     private static Created<DatasetSummary> CreatedAt(DatasetSummary created) => TypedResults.Created($"/api/datasets/{created.Id}", created);
+}
+
+/// <summary>The boundary of a multipart/form-data request, or null when the request is not one.</summary>
+internal static class MultipartBoundary
+{
+    public static string? Of(HttpRequest request) =>
+        MediaTypeHeaderValue.TryParse(request.ContentType, out var type) && type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
+        && HeaderUtilities.RemoveQuotes(type.Boundary).Value is { Length: > 0 } boundary ? boundary : null;
 }

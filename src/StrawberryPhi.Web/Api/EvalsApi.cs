@@ -76,8 +76,7 @@ internal static class EvalsApi
         {
             return TypedResults.Problem($"An evaluation set file is at most {MaxSetBytes / 1024 / 1024} MB.", statusCode: StatusCodes.Status413PayloadTooLarge, title: "Too large");
         }
-        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || !type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
-            || HeaderUtilities.RemoveQuotes(type.Boundary).Value is not { Length: > 0 } boundary)
+        if (MultipartBoundary.Of(request) is not { } boundary)
         {
             return TypedResults.Problem("Send the JSONL file as multipart/form-data (curl -F file=@set.jsonl), or JSON {\"datasetId\": …}.", statusCode: StatusCodes.Status400BadRequest, title: "Invalid input");
         }

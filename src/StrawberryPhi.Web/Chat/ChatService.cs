@@ -80,8 +80,9 @@ public sealed class ChatService(ProviderConnectionService connections, TimeProvi
     public async Task<ChatAnswer> CompleteAsync(Guid providerId, string model, IReadOnlyList<ChatTurn> messages, ChatParameters parameters,
         Action<string>? onText, CancellationToken cancellationToken)
     {
-        var client = (await connections.ClientAsync(providerId, cancellationToken)).ChatClient(model);
-        var kind = (await connections.GetAsync(providerId, cancellationToken)).Kind;
+        var provider = await connections.ClientAsync(providerId, cancellationToken);
+        var client = provider.ChatClient(model);
+        var kind = provider.Kind;
         var options = ProviderChat.Options(parameters.ToSampling());
         List<ChatMessage> chat = [.. messages.Select(m => new ChatMessage(new ChatRole(m.Role == "developer" ? "system" : m.Role), m.Content))];
         var started = time.GetTimestamp();

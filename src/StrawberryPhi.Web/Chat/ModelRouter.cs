@@ -14,6 +14,18 @@ public sealed record ModelRoute(Guid ProviderId, string Connection, string Model
 /// <summary>A model the gateway lists: its routed name and where it came from.</summary>
 public sealed record RoutedModel(string Id, Guid ProviderId, string Connection, string Model, string? OwnedBy, DateTimeOffset? Created);
 
+public static class RoutedModels
+{
+    /// <summary>
+    /// The names a model picker offers for <paramref name="text"/>: those that contain it, or all of them when it is
+    /// a whole model name already (the picker just opened on a chosen model).
+    /// </summary>
+    public static IEnumerable<string> Matching(IReadOnlyList<RoutedModel> models, string? text) =>
+        string.IsNullOrWhiteSpace(text) || models.Any(m => m.Id == text)
+            ? models.Select(m => m.Id)
+            : models.Select(m => m.Id).Where(id => id.Contains(text, StringComparison.OrdinalIgnoreCase));
+}
+
 /// <summary>
 /// Names every connected model as <c>CONNECTION/MODEL</c> and finds the connection of such a name. Connection names
 /// may hold a slash, and so may model ids: the longest connection name that prefixes the name wins.
@@ -77,17 +89,8 @@ public sealed class ModelRouter(IDbContextFactory<StudioDbContext> db, ProviderC
     /// </summary>
     public async Task<IReadOnlySet<string>?> ModelIdsAsync(Guid providerId, CancellationToken cancellationToken)
     {
-        using var bounded = new CancellationTokenSource(ListTimeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bounded.Token);
-        try
-        {
-            var client = await connections.ClientAsync(providerId, linked.Token);
-            return (await client.ListModelsAsync(linked.Token)).Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
-        }
-        catch (Exception e) when (e is ProviderException or StudioException || (e is OperationCanceledException && bounded.IsCancellationRequested && !cancellationToken.IsCancellationRequested))
-        {
-            return null;
-        }
+        var (models, _) = await ListOneAsync(providerId, cancellationToken);
+        return models?.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>
@@ -99,25 +102,34 @@ public sealed class ModelRouter(IDbContextFactory<StudioDbContext> db, ProviderC
         var views = await connections.ListAsync(cancellationToken);
         var lists = await Task.WhenAll(views.Select(async view =>
         {
-            using var bounded = new CancellationTokenSource(ListTimeout, time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bounded.Token);
-            try
+            var (models, problem) = await ListOneAsync(view.Id, cancellationToken);
+            if (models is null)
             {
-                var client = await connections.ClientAsync(view.Id, linked.Token);
-                var models = await client.ListModelsAsync(linked.Token);
-                return models.Select(m => new RoutedModel($"{view.Name}/{m.Id}", view.Id, view.Name, m.Id, m.OwnedBy, m.Created)).ToList();
-            }
-            catch (Exception e) when (e is ProviderException or StudioException)
-            {
-                logger.LogWarning("The models of {Connection} are left out of the list: {Reason}", view.Name, e.Message);
+                logger.LogWarning("The models of {Connection} are left out of the list: {Reason}", view.Name, problem);
                 return [];
             }
-            catch (OperationCanceledException) when (bounded.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                logger.LogWarning("The models of {Connection} are left out of the list: it did not answer within {Seconds} s", view.Name, ListTimeout.TotalSeconds);
-                return [];
-            }
+            return models.Select(m => new RoutedModel($"{view.Name}/{m.Id}", view.Id, view.Name, m.Id, m.OwnedBy, m.Created)).ToList();
         }));
         return [.. lists.SelectMany(l => l)];
+    }
+
+    /// <summary>One connection's models within <see cref="ListTimeout"/>, or null and why not.</summary>
+    private async Task<(IReadOnlyList<ProviderModel>? Models, string? Problem)> ListOneAsync(Guid providerId, CancellationToken cancellationToken)
+    {
+        using var bounded = new CancellationTokenSource(ListTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bounded.Token);
+        try
+        {
+            var client = await connections.ClientAsync(providerId, linked.Token);
+            return (await client.ListModelsAsync(linked.Token), null);
+        }
+        catch (Exception e) when (e is ProviderException or StudioException)
+        {
+            return (null, e.Message);
+        }
+        catch (OperationCanceledException) when (bounded.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, $"it did not answer within {ListTimeout.TotalSeconds} s");
+        }
     }
 }

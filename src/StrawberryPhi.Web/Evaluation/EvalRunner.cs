@@ -165,7 +165,7 @@ public sealed class EvalRunner(IDbContextFactory<StudioDbContext> db, ChatServic
             result.Cost = result.Cached ? 0 : answer.Cost;
             var question = messages.LastOrDefault(m => m.Role == "user")?.Content ?? "";
             var verdicts = await GradeAsync(answer.Text, item.Reference, question, graders, cancellationToken);
-            Apply(result, verdicts, Extracted(answer.Text, graders[0]));
+            Apply(result, verdicts);
             var parse = ReflectionParser.Parse(answer.Text, ReflectionTags.Default);
             result.FormatValid = parse.IsValid && parse.Output is not null;
             result.Reflected = parse.Reflections.Count > 0;
@@ -173,7 +173,7 @@ public sealed class EvalRunner(IDbContextFactory<StudioDbContext> db, ChatServic
             {
                 var firstVerdicts = await GradeAsync(first, item.Reference, question, graders, cancellationToken);
                 result.FirstPass = firstVerdicts.All(v => v.Pass);
-                result.FirstExtracted = Extracted(first, graders[0]);
+                result.FirstExtracted = firstVerdicts[0].Extracted;
             }
             else
             {
@@ -202,19 +202,12 @@ public sealed class EvalRunner(IDbContextFactory<StudioDbContext> db, ChatServic
         events.Publish(StudioTopic.EvalRun(run.Id));
     }
 
-    /// <summary>What the first grader compares: the number the numeric grader read, else the final answer.</summary>
-    private static string Extracted(string text, GraderSpec grader)
-    {
-        var final = Answers.Final(text);
-        return grader.Type == "numeric" && Graders.LastNumber(final) is { } number ? number.ToString(System.Globalization.CultureInfo.InvariantCulture) : final;
-    }
-
-    private static void Apply(EvalResultRecord result, IReadOnlyList<GraderVerdict> verdicts, string extracted)
+    private static void Apply(EvalResultRecord result, IReadOnlyList<GraderVerdict> verdicts)
     {
         result.Pass = verdicts.All(v => v.Pass);
         result.Score = verdicts.Count == 0 ? 0 : verdicts.Average(v => v.Score);
         result.Reason = string.Join("; ", verdicts.Select(v => verdicts.Count > 1 ? $"{v.Type}: {v.Reason}" : v.Reason));
-        result.Extracted = extracted;
+        result.Extracted = verdicts[0].Extracted;
         result.GradesJson = JsonSerializer.Serialize(verdicts, EvalService.Json);
     }
 
@@ -229,25 +222,26 @@ public sealed class EvalRunner(IDbContextFactory<StudioDbContext> db, ChatServic
                 continue;
             }
             var grade = Graders.Grade(grader.Type, answer, grader.Type == "regex" && grader.Pattern is { } pattern ? pattern : reference, grader.Tolerance ?? 1e-6);
-            verdicts.Add(new GraderVerdict(grader.Type, grade.Pass, grade.Pass ? 1 : 0, grade.Reason));
+            verdicts.Add(new GraderVerdict(grader.Type, grade.Pass, grade.Pass ? 1 : 0, grade.Reason, grade.Extracted));
         }
         return verdicts;
     }
 
     private async Task<GraderVerdict> JudgeAsync(GraderSpec grader, string question, string answer, string reference, CancellationToken cancellationToken)
     {
-        var prompt = Judge.Prompt(question, Answers.Final(answer), Answers.Reference(reference), grader.Rubric).Select(m => new ChatTurn(m.Role, m.Content)).ToList();
+        var final = Answers.Final(answer);
+        var prompt = Judge.Prompt(question, final, Answers.Reference(reference), grader.Rubric).Select(m => new ChatTurn(m.Role, m.Content)).ToList();
         try
         {
             var reply = await chat.CompleteAsync(grader.ProviderId!.Value, grader.Model!, prompt, new ChatParameters { Temperature = 0, MaxCompletionTokens = 300 }, null, cancellationToken);
             var (verdict, problem) = Judge.Read(reply.Text, grader.PassThreshold ?? 0.5);
             return verdict is null
-                ? new GraderVerdict("judge", false, 0, problem)
-                : new GraderVerdict("judge", verdict.Pass, verdict.Score, verdict.Reason);
+                ? new GraderVerdict("judge", false, 0, problem, final)
+                : new GraderVerdict("judge", verdict.Pass, verdict.Score, verdict.Reason, final);
         }
         catch (Exception e) when (e is ProviderException or StudioException)
         {
-            return new GraderVerdict("judge", false, 0, $"the judge could not be asked: {e.Message}");
+            return new GraderVerdict("judge", false, 0, $"the judge could not be asked: {e.Message}", final);
         }
     }
 

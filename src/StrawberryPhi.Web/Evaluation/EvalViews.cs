@@ -35,8 +35,8 @@ public sealed record EvalRunInput(
     [property: JsonPropertyName("concurrency")] int? Concurrency = null,
     [property: JsonPropertyName("fresh")] bool Fresh = false);
 
-/// <summary>One grader's verdict on an answer.</summary>
-public sealed record GraderVerdict(string Type, bool Pass, double Score, string Reason);
+/// <summary>One grader's verdict on an answer, and what it compared (the number numeric read; else the final answer).</summary>
+public sealed record GraderVerdict(string Type, bool Pass, double Score, string Reason, string Extracted = "");
 
 /// <summary>A model's results in a run: accuracy with its 95% Wilson interval, cost, and the reflection metrics.</summary>
 /// <param name="N">Items graded (answered or failed).</param>

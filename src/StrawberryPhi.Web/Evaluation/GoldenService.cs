@@ -4,7 +4,6 @@ using Microsoft.EntityFrameworkCore;
 using StrawberryPhi.Core.Evaluation;
 using StrawberryPhi.Web.Chat;
 using StrawberryPhi.Web.Data;
-using StrawberryPhi.Web.Providers;
 
 namespace StrawberryPhi.Web.Evaluation;
 
@@ -30,7 +29,7 @@ public sealed record GoldenView(
 /// and frozen; a candidate is later compared with them by an ordinary run whose references are those answers, so the
 /// comparison needs nothing of the source model, which may be gone.
 /// </summary>
-public sealed class GoldenService(IDbContextFactory<StudioDbContext> db, EvalService evals, ProviderConnectionService connections, TimeProvider time)
+public sealed class GoldenService(IDbContextFactory<StudioDbContext> db, EvalService evals, TimeProvider time)
 {
     public async Task<GoldenView> CaptureAsync(GoldenInput input, CancellationToken cancellationToken)
     {
@@ -63,7 +62,7 @@ public sealed class GoldenService(IDbContextFactory<StudioDbContext> db, EvalSer
         var status = await context.EvalRuns.Where(r => r.Id == golden.CaptureRunId).Select(r => r.Status).FirstAsync(cancellationToken);
         var answers = await context.EvalResults.AsNoTracking().Where(r => r.RunId == golden.CaptureRunId && r.Error == null)
             .OrderBy(r => r.ItemIndex).Select(r => new GoldenAnswer(r.ItemId, r.Answer)).ToListAsync(cancellationToken);
-        var connection = (await connections.ListAsync(cancellationToken)).FirstOrDefault(p => p.Id == golden.ProviderId)?.Name ?? "(removed connection)";
+        var connection = await context.Providers.Where(p => p.Id == golden.ProviderId).Select(p => p.Name).FirstOrDefaultAsync(cancellationToken) ?? "(removed connection)";
         return new GoldenView(golden.Id, golden.ProviderId, connection, golden.Model, golden.SetId, golden.CaptureRunId, status, golden.CreatedAt, answers);
     }
 
