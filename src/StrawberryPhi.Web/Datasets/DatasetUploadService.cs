@@ -80,6 +80,12 @@ public sealed class DatasetUploadService(
         var (datasetId, providerId) = (dataset.Id, provider.Id);
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         var row = await context.DatasetUploads.FirstOrDefaultAsync(u => u.DatasetId == datasetId && u.ProviderId == providerId, cancellationToken);
+        if (row is { Status: UploadStatus.Uploading } && !_running.ContainsKey(row.Id))
+        {
+            // The worker saves an upload's end before it lets go of it, so a row read as uploading just before that
+            // end is read again: a finished upload is not taken for one a stop cut short (and sent a second time).
+            await context.Entry(row).ReloadAsync(cancellationToken);
+        }
         if (row is { Status: UploadStatus.Uploaded })
         {
             return View(row, provider.Name);
@@ -142,6 +148,12 @@ public sealed class DatasetUploadService(
     {
         await using var context = await db.CreateDbContextAsync(cancellationToken);
         var row = await context.DatasetUploads.FirstAsync(u => u.Id == uploadId, cancellationToken);
+        if (row.Status != UploadStatus.Uploading)
+        {
+            // Queued twice, and the first run already ended it: nothing to send, and its end is not undone.
+            logger.LogWarning("Upload {UploadId} was queued while {Status}; left as it is", uploadId, row.Status);
+            return;
+        }
         try
         {
             var client = await providers.ClientAsync(row.ProviderId, cancellationToken);

@@ -329,6 +329,10 @@ public sealed class DatasetsApiTests(StudioHost host) : IClassFixture<StudioHost
         Assert.Equal(1, upload.Attempts);
         var client = await host.Service<ProviderConnectionService>().ClientAsync(local.Id, CancellationToken.None);
         Assert.Single(await client.ListFilesAsync(CancellationToken.None), f => f.FileName == upload.RemoteFileName);
+        // A start that raced the upload's end once queued it again, and the second run killed the uploads loop.
+        using var api = host.Api();
+        using var health = await api.GetAsync(new Uri("healthz", UriKind.Relative));
+        Assert.Equal("Healthy", await health.Content.ReadAsStringAsync());
     }
 
     [Fact]
