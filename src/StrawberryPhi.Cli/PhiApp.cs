@@ -63,6 +63,7 @@ public static class PhiApp
             ImportCommand.Create(context),
             ImportCommand.Inventory(context),
             ImportCommand.Golden(context),
+            BundleCommand.Create(context),
         })
         {
             root.Add(command);

@@ -54,16 +54,18 @@ internal static class ImportCommand
 
         var studio = JobsCommand.Studio();
         var model = new Option<string>("--model", "-m") { Description = "CONNECTION/MODEL whose outputs to freeze.", Required = true };
-        var set = new Option<string>("--set") { Description = "A JSONL file to upload as the set, or a set's id.", Required = true };
+        var set = new Option<string>("--set") { Description = "A JSONL file to upload as the set, or a set's id (default: the model's own validation data, when the studio holds it)." };
         var format = CommonOptions.Format();
         var capture = new Command("capture", "Capture a model's answers (temperature 0) to every item of a set, frozen as golden outputs.") { studio, model, set, format };
         capture.SetAction(async (parse, cancellationToken) =>
         {
             using var client = JobsCommand.Client(parse, studio);
-            var setArgument = parse.GetValue(set)!;
-            var setId = File.Exists(setArgument) ? (await client.PostFileAsync("api/evals/sets", setArgument, cancellationToken))["id"]!.GetValue<string>() : setArgument;
+            var setArgument = parse.GetValue(set);
             var body = ModelSpec((await client.GetAsync("api/providers", cancellationToken)).AsArray(), parse.GetValue(model)!);
-            body["setId"] = setId;
+            if (setArgument is not null)
+            {
+                body["setId"] = File.Exists(setArgument) ? (await client.PostFileAsync("api/evals/sets", setArgument, cancellationToken))["id"]!.GetValue<string>() : setArgument;
+            }
             var created = await client.PostAsync("api/golden", body, cancellationToken);
             await context.Output.WriteLineAsync(parse.GetValue(format) == "json" ? created.ToJsonString()
                 : $"Capturing golden outputs {created["id"]} ({created["model"]}); the capture is evaluation run {created["captureRunId"]}. Compare later: phi golden compare {created["id"]} -m CONNECTION/MODEL");

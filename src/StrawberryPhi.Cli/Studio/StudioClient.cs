@@ -22,6 +22,36 @@ internal sealed class StudioClient(Uri baseAddress, HttpMessageHandler? handler 
 
     public Uri Address => _http.BaseAddress!;
 
+    /// <summary>How long one call may take (100 s unless set before the first call: a bundle may take longer).</summary>
+    public TimeSpan Timeout
+    {
+        get => _http.Timeout;
+        set => _http.Timeout = value;
+    }
+
+    /// <summary>
+    /// Streams a download to <paramref name="file"/> (written beside it first, so an interrupted download never leaves
+    /// a partial file under that name); returns the bytes written.
+    /// </summary>
+    public async Task<long> DownloadAsync(string path, string file, CancellationToken cancellationToken)
+    {
+        var partial = file + ".partial";
+        try
+        {
+            using (var response = await CallAsync(new HttpRequestMessage(HttpMethod.Get, path), cancellationToken, HttpCompletionOption.ResponseHeadersRead))
+            await using (var output = File.Create(partial))
+            {
+                await (await response.Content.ReadAsStreamAsync(cancellationToken)).CopyToAsync(output, cancellationToken);
+            }
+            File.Move(partial, file, overwrite: true);
+            return new FileInfo(file).Length;
+        }
+        finally
+        {
+            File.Delete(partial);
+        }
+    }
+
     public Task<JsonNode> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, null, cancellationToken);
 
     public Task<JsonNode> PostAsync(string path, JsonNode? body, CancellationToken cancellationToken, string? idempotencyKey = null) =>
@@ -107,14 +137,14 @@ internal sealed class StudioClient(Uri baseAddress, HttpMessageHandler? handler 
         return await response.Content.ReadFromJsonAsync<JsonNode>(cancellationToken) ?? new JsonObject();
     }
 
-    private async Task<HttpResponseMessage> CallAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> CallAsync(HttpRequestMessage request, CancellationToken cancellationToken, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
         HttpResponseMessage response;
         try
         {
             using (request)
             {
-                response = await _http.SendAsync(request, cancellationToken);
+                response = await _http.SendAsync(request, completion, cancellationToken);
             }
         }
         catch (HttpRequestException e) when (e.InnerException is SocketException || e.HttpRequestError == HttpRequestError.ConnectionError)

@@ -34,6 +34,7 @@ public static class StudioApi
         api.MapSettingsApi();
         api.MapEvalsApi();
         api.MapPlaygroundApi();
+        api.MapBundleApi();
         app.MapGatewayApi();
     }
 }

@@ -93,31 +93,43 @@ public sealed class DatasetFiles : IDisposable
     /// between could remove the file the new dataset has just been given. New content is removed again when the
     /// record fails.
     /// </summary>
-    public async Task<T> KeepAsync<T>(StagedFile staged, string extension, Func<string, Task<T>> record, CancellationToken cancellationToken)
+    public Task<T> KeepAsync<T>(StagedFile staged, string extension, Func<string, Task<T>> record, CancellationToken cancellationToken) =>
+        KeepAllAsync([(staged, extension)], () => record(staged.Sha256 + extension), cancellationToken);
+
+    /// <summary>
+    /// <see cref="KeepAsync{T}"/> for several files recorded together (a bundle's datasets): every staged file is
+    /// moved to its content address (or dropped where that content is kept already), then <paramref name="record"/>
+    /// runs; when it fails, the content this call added is removed again.
+    /// </summary>
+    public async Task<T> KeepAllAsync<T>(IReadOnlyList<(StagedFile Staged, string Extension)> staged, Func<Task<T>> record, CancellationToken cancellationToken)
     {
-        var stored = staged.Sha256 + extension;
-        var target = PathOf(stored);
         await _contentLock.WaitAsync(cancellationToken);
+        var added = new List<string>();
         try
         {
-            var added = !File.Exists(target);
-            if (added)
+            foreach (var (file, extension) in staged)
             {
-                File.Move(staged.Path, target);
+                var stored = file.Sha256 + extension;
+                if (File.Exists(PathOf(stored)))
+                {
+                    File.Delete(file.Path);
+                }
+                else
+                {
+                    File.Move(file.Path, PathOf(stored));
+                    added.Add(stored);
+                }
             }
-            else
+            return await record();
+        }
+        catch
+        {
+            added.ForEach(Delete);
+            foreach (var (file, _) in staged)
             {
-                File.Delete(staged.Path);
+                File.Delete(file.Path);
             }
-            try
-            {
-                return await record(stored);
-            }
-            catch when (added)
-            {
-                Delete(stored);
-                throw;
-            }
+            throw;
         }
         finally
         {

@@ -10,7 +10,7 @@ namespace StrawberryPhi.Web.Evaluation;
 public sealed record GoldenInput(
     [property: JsonPropertyName("providerId")] Guid ProviderId,
     [property: JsonPropertyName("model")] string? Model,
-    [property: JsonPropertyName("setId")] Guid SetId);
+    [property: JsonPropertyName("setId")] Guid? SetId = null);
 
 public sealed record GoldenCompareInput(
     [property: JsonPropertyName("providerId")] Guid ProviderId,
@@ -37,14 +37,16 @@ public sealed class GoldenService(IDbContextFactory<StudioDbContext> db, EvalSer
         {
             throw StudioException.Invalid("model", "The model whose outputs to capture is required.");
         }
-        var (run, _) = await evals.CreateRunAsync(new EvalRunInput(input.SetId,
-            [new EvalModelSpec(input.ProviderId, input.Model.Trim(), new ChatParameters { Temperature = 0 })], [new GraderSpec("exact")], Fresh: true), null, cancellationToken);
+        var model = input.Model.Trim();
+        var setId = input.SetId is { } given && given != Guid.Empty ? given : await ValidationSetAsync(input.ProviderId, model, cancellationToken);
+        var (run, _) = await evals.CreateRunAsync(new EvalRunInput(setId,
+            [new EvalModelSpec(input.ProviderId, model, new ChatParameters { Temperature = 0 })], [new GraderSpec("exact")], Fresh: true), null, cancellationToken);
         var golden = new GoldenRecord
         {
             Id = Guid.CreateVersion7(time.GetUtcNow()),
             ProviderId = input.ProviderId,
-            Model = input.Model.Trim(),
-            SetId = input.SetId,
+            Model = model,
+            SetId = setId,
             CaptureRunId = run.Id,
             CreatedAt = time.GetUtcNow().UtcDateTime,
         };
@@ -52,6 +54,29 @@ public sealed class GoldenService(IDbContextFactory<StudioDbContext> db, EvalSer
         context.Golden.Add(golden);
         await context.SaveChangesAsync(cancellationToken);
         return await GetAsync(golden.Id, cancellationToken);
+    }
+
+    /// <summary>
+    /// Without a set, the model's own validation data (of the job that made it, or made the checkpoint) is the set:
+    /// the set already made from that dataset, else one made now.
+    /// </summary>
+    private async Task<Guid> ValidationSetAsync(Guid providerId, string model, CancellationToken cancellationToken)
+    {
+        Guid? datasetId;
+        Guid? existing;
+        await using (var context = await db.CreateDbContextAsync(cancellationToken))
+        {
+            var job = await context.Jobs.AsNoTracking()
+                .Where(j => j.ProviderId == providerId && (j.FineTunedModel == model || context.JobCheckpoints.Any(c => c.JobId == j.Id && c.Model == model)))
+                .Select(j => new { j.ValidationDatasetId, j.ValidationFileId }).FirstOrDefaultAsync(cancellationToken)
+                ?? throw StudioException.Invalid("setId", $"No job of this connection made {model}, so it has no validation data here: choose an evaluation set.");
+            datasetId = job.ValidationDatasetId
+                ?? throw StudioException.Invalid("setId", job.ValidationFileId is null
+                    ? $"The job that made {model} had no validation file: choose an evaluation set."
+                    : $"The validation file {job.ValidationFileId} of the job that made {model} is not held here (import the job's history to bring it in, where the provider allows it): choose an evaluation set.");
+            existing = await context.EvalSets.Where(s => s.DatasetId == datasetId).OrderBy(s => s.CreatedAt).Select(s => (Guid?)s.Id).FirstOrDefaultAsync(cancellationToken);
+        }
+        return existing ?? (await evals.CreateSetFromDatasetAsync(datasetId.Value, $"Validation data of {model}", cancellationToken)).Id;
     }
 
     public async Task<GoldenView> GetAsync(Guid id, CancellationToken cancellationToken)

@@ -76,6 +76,31 @@ public sealed class ProviderConnectionService(
         return View(row);
     }
 
+    /// <summary>
+    /// A connection a migration bundle brings: as it was in the other studio, without its key (bundles never hold
+    /// keys). Until a key is added in Settings, using it is refused with that said.
+    /// </summary>
+    public async Task<ProviderView> AddWithoutKeyAsync(string name, ProviderKind kind, string? baseUrl, string? organization, string? project, CancellationToken cancellationToken)
+    {
+        if (kind == ProviderKind.Local)
+        {
+            throw StudioException.Invalid("kind", "The local engine is built in; a studio has one of its own.");
+        }
+        await using var context = await db.CreateDbContextAsync(cancellationToken);
+        var now = time.GetUtcNow().UtcDateTime;
+        var row = new ProviderConnection
+        {
+            Id = Guid.CreateVersion7(time.GetUtcNow()), Name = name, Kind = kind, BaseUrl = baseUrl, Organization = organization, Project = project,
+            CreatedAt = now, UpdatedAt = now,
+        };
+        context.Providers.Add(row);
+        await SaveNamedAsync(context, row.Name, cancellationToken);
+        logger.LogInformation("Added provider connection {ProviderId} ({Kind}) from a bundle, without a key", row.Id, row.Kind);
+        Interlocked.Increment(ref _version);
+        events.Publish(StudioTopic.Providers);
+        return View(row);
+    }
+
     public async Task<ProviderView> UpdateAsync(Guid id, ProviderInput input, CancellationToken cancellationToken)
     {
         await using var context = await db.CreateDbContextAsync(cancellationToken);
@@ -260,6 +285,10 @@ public sealed class ProviderConnectionService(
         if (_clients.TryGetValue(row.Id, out var cached) && cached.Version == row.UpdatedAt && cached.BaseUrl == baseUrl)
         {
             return cached.Client;
+        }
+        if (row.ProtectedApiKey is null && row.Kind is ProviderKind.OpenAI or ProviderKind.AzureOpenAI)
+        {
+            throw new StudioException(StudioError.Conflict, $"The connection \"{row.Name}\" has no API key (it came from a bundle, which never holds keys): add it in Settings.");
         }
         var key = row.ProtectedApiKey is null ? null : vault.Unprotect(row.ProtectedApiKey);
         var client = clients.Create(new ProviderEndpoint(row.Kind, baseUrl, key, row.Organization, row.Project));

@@ -133,7 +133,12 @@ public sealed class EvaluationFlowTests(BrowserFixture browser) : IClassFixture<
         var row = page.Locator("[data-testid=inventory] tr", new() { HasText = model });
         await Expect(row).ToHaveCountAsync(1);
         await Expect(row.Locator("[data-testid=golden-state]")).ToHaveTextAsync("none");
-        // The newest set is chosen by default: the one just made.
+        // By default each model's own validation data: this job had none, and the refusal says so.
+        await row.Locator("[data-testid=capture-golden]").ClickAsync();
+        await Expect(page.Locator(".mud-snackbar")).ToContainTextAsync("had no validation file: choose an evaluation set");
+        await Expect(row.Locator("[data-testid=golden-state]")).ToHaveTextAsync("none");
+        await page.Locator(".mud-select", new() { Has = page.Locator("input[data-testid=golden-set]") }).ClickAsync();
+        await page.Locator(".mud-popover-open .mud-list-item", new() { HasText = "golden-e2e (2 items)" }).ClickAsync();
         await Expect(page.Locator("input[data-testid=golden-set]").First).ToHaveValueAsync(set.Id.ToString());
         await row.Locator("[data-testid=capture-golden]").ClickAsync();
         await Expect(row.Locator("[data-testid=golden-state]")).ToHaveTextAsync("captured", new() { Timeout = 60_000 });

@@ -109,6 +109,39 @@ public sealed class GoldenTests(StudioHost host) : IClassFixture<StudioHost>
     }
 
     [Fact]
+    public async Task Capture_WithoutASet_UsesTheModelsOwnValidationData_OnceMadeIntoASet()
+    {
+        var local = await host.LocalConnectionAsync();
+        var train = await host.SumsDatasetAsync("golden-own-train.jsonl");
+        var validation = await host.SumsDatasetAsync("golden-own-validation.jsonl", examples: 10);
+        var (job, _) = await host.Service<StrawberryPhi.Web.Jobs.JobService>().CreateAsync(
+            StudioHost.JobInput(local, train, epochs: 1) with { ValidationDatasetId = validation }, null, CancellationToken.None);
+        var done = await host.WaitJobAsync(job.Id, j => j.IsFinal);
+        Assert.Equal(JobStatuses.Succeeded, done.Status);
+        using var api = host.Api();
+
+        using var first = await api.PostAsJsonAsync(new Uri("api/golden", UriKind.Relative), new { providerId = local, model = done.FineTunedModel });
+        Assert.True(first.StatusCode == HttpStatusCode.Created, await first.Content.ReadAsStringAsync());
+        var golden = (await first.Content.ReadFromJsonAsync<GoldenView>(Json.Options))!;
+        var service = host.Service<GoldenService>();
+        var frozen = await host.WaitForAsync(async () => await service.GetAsync(golden.Id, CancellationToken.None) is { Status: EvalStatuses.Succeeded } g ? g : null);
+        Assert.Equal(10, frozen.Answers.Count);
+        var set = await host.Service<EvalService>().GetSetAsync(golden.SetId, CancellationToken.None);
+        Assert.Equal(validation, set.DatasetId);
+
+        // A second capture of the same model uses the same set, not a copy.
+        using var second = await api.PostAsJsonAsync(new Uri("api/golden", UriKind.Relative), new { providerId = local, model = done.FineTunedModel });
+        Assert.Equal(golden.SetId, (await second.Content.ReadFromJsonAsync<GoldenView>(Json.Options))!.SetId);
+
+        // A base model has no validation data of its own: the refusal says to choose a set.
+        using var refused = await api.PostAsJsonAsync(new Uri("api/golden", UriKind.Relative), new { providerId = local, model = "strawberry-tiny" });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var body = await refused.Content.ReadAsStringAsync();
+        Assert.Contains("setId", body, StringComparison.Ordinal);
+        Assert.Contains("No job of this connection made strawberry-tiny", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rerun_WithoutTheTrainingDataHeld_SaysWhatIsMissing()
     {
         var local = await host.LocalConnectionAsync();

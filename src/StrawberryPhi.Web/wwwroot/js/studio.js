@@ -44,8 +44,8 @@ window.studio = {
       xhr.onload = () => {
         let body = null;
         try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
-        if (xhr.status >= 200 && xhr.status < 300 && body && body.id) {
-          dotnet.invokeMethodAsync('Completed', body.id);
+        if (xhr.status >= 200 && xhr.status < 300 && body) {
+          dotnet.invokeMethodAsync('Completed', body.id ?? null, xhr.responseText);
         } else {
           dotnet.invokeMethodAsync('Failed', (body && (body.detail || body.title)) || `The upload failed (${xhr.status}).`);
         }
