@@ -137,11 +137,22 @@ public sealed class EvaluationFlowTests(BrowserFixture browser) : IClassFixture<
         await row.Locator("[data-testid=capture-golden]").ClickAsync();
         await Expect(page.Locator(".mud-snackbar")).ToContainTextAsync("had no validation file: choose an evaluation set");
         await Expect(row.Locator("[data-testid=golden-state]")).ToHaveTextAsync("none");
-        await page.Locator(".mud-select", new() { Has = page.Locator("input[data-testid=golden-set]") }).ClickAsync();
+        await page.Locator("div.mud-input-control.mud-select", new() { Has = page.Locator("input[data-testid=golden-set]") }).ClickAsync();
         await page.Locator(".mud-popover-open .mud-list-item", new() { HasText = "golden-e2e (2 items)" }).ClickAsync();
         await Expect(page.Locator("input[data-testid=golden-set]").First).ToHaveValueAsync(set.Id.ToString());
         await row.Locator("[data-testid=capture-golden]").ClickAsync();
         await Expect(row.Locator("[data-testid=golden-state]")).ToHaveTextAsync("captured", new() { Timeout = 60_000 });
+
+        // The whole record as a bundle, and that bundle brought back: everything in it is here already.
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("[data-testid=export-bundle]"));
+        Assert.Matches("^strawberry-phi-bundle-[0-9]{8}-[0-9]{6}\\.zip$", download.SuggestedFilename);
+        var bundle = await download.PathAsync();
+        await Expect(page.Locator("[data-testid=upload-zone]")).ToHaveAttributeAsync("data-ready", "true");
+        await page.SetInputFilesAsync("[data-testid=upload-input]", new FilePayload
+        {
+            Name = download.SuggestedFilename, MimeType = "application/zip", Buffer = await File.ReadAllBytesAsync(bundle),
+        });
+        await Expect(page.Locator("[data-testid=bundle-result]")).ToContainTextAsync("Nothing new: everything in the bundle is here already.", new() { Timeout = 30_000 });
         await page.Context.CloseAsync();
     }
 }
