@@ -154,7 +154,7 @@ public static class JobsScale
     }
 
     /// <summary>The studio as a user runs it (Production), on an ephemeral loopback port, with its own data directory.</summary>
-    internal sealed class Studio(string directory) : WebApplicationFactory<studio::Program>
+    internal sealed class Studio(string directory, IReadOnlyDictionary<string, string>? settings = null) : WebApplicationFactory<studio::Program>
     {
         public Uri BaseAddress { get; private set; } = null!;
 
@@ -176,6 +176,10 @@ public static class JobsScale
         {
             builder.UseEnvironment("Production");
             builder.UseSetting("DataDirectory", directory);
+            foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+            {
+                builder.UseSetting(key, value);
+            }
             builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
         }
     }

@@ -61,6 +61,10 @@ switch (args.FirstOrDefault())
     case "gateway":
         await GatewayOverhead.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 300);
         return 0;
+    case "bundle":
+        await BundleScale.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 4, args.Length > 2 ? int.Parse(args[2]) : 25,
+            args.Length > 3 ? int.Parse(args[3]) : 200, args.Length > 4 ? int.Parse(args[4]) : 500);
+        return 0;
     case "micro":
         BenchmarkRunner.Run<MicroBenchmarks>(args: args[1..]);
         return 0;

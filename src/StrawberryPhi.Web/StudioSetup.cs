@@ -74,6 +74,7 @@ public static partial class StudioSetup
         builder.Services.AddSingleton<Evaluation.EvalService>();
         builder.Services.AddSingleton<Evaluation.GoldenService>();
         builder.Services.AddSingleton<Evaluation.RerunComparer>();
+        builder.Services.AddOptions<Bundle.BundleOptions>().Bind(builder.Configuration.GetSection("Bundle"));
         builder.Services.AddSingleton<Bundle.BundleService>();
         builder.Services.AddHostedService<Evaluation.EvalRunnerWorker>();
     }

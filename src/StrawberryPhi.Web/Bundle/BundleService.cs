@@ -9,6 +9,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.Extensions.Options;
 using StrawberryPhi.Providers;
 using StrawberryPhi.Web.Data;
 using StrawberryPhi.Web.Datasets;
@@ -16,6 +17,13 @@ using StrawberryPhi.Web.Evaluation;
 using StrawberryPhi.Web.Providers;
 
 namespace StrawberryPhi.Web.Bundle;
+
+/// <summary>Config section <c>Bundle</c>.</summary>
+public sealed class BundleOptions
+{
+    /// <summary>Rows stored per batch of an import's one transaction (0: all in one batch; the benchmark's baseline).</summary>
+    public int ImportBatch { get; set; } = 2_000;
+}
 
 /// <summary>One file of a bundle, as its manifest lists it.</summary>
 public sealed record BundleEntry(
@@ -77,7 +85,7 @@ public sealed record BundleImportResult(
 /// as it is; connections are matched to this studio's (the local engine to its local engine).
 /// </summary>
 public sealed partial class BundleService(
-    IDbContextFactory<StudioDbContext> db, DatasetFiles files, DatasetValidationQueue validation, ProviderConnectionService providers,
+    IDbContextFactory<StudioDbContext> db, IOptions<BundleOptions> options, DatasetFiles files, DatasetValidationQueue validation, ProviderConnectionService providers,
     EvalRunner evalRunner, StudioNotifier events, TimeProvider time, ILogger<BundleService> logger) : IDisposable
 {
     public const string Format = "strawberry-phi-bundle";
@@ -162,6 +170,8 @@ public sealed partial class BundleService(
                     ["Organization"] = c.Organization,
                     ["Project"] = c.Project,
                     ["BuiltIn"] = c.BuiltIn,
+                    // Whether it had a key, never the key: a custom endpoint's importer is told one is needed.
+                    ["HadKey"] = c.ProtectedApiKey is not null,
                 }), entries, cancellationToken);
                 var contentWritten = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var (table, entity, rows) in snapshot)
@@ -259,28 +269,26 @@ public sealed partial class BundleService(
         {
             throw Invalid($"The bundle was made by a newer Strawberry Phi (database schema {manifest.Schema}); update this studio first.");
         }
-        var rows = new Dictionary<string, List<JsonObject>>(StringComparer.Ordinal);
-        foreach (var name in Tables.Select(t => t.Name).Prepend(ConnectionsTable))
-        {
-            rows[name] = declared.TryGetValue($"tables/{name}.jsonl", out var entry) ? ParseLines(entry.Path, await ReadVerifiedAsync(zip, entry, cancellationToken)) : [];
-        }
 
-        var (providerMap, connections) = await MatchConnectionsAsync(context, rows[ConnectionsTable], cancellationToken);
-        var jobMap = await MatchJobsAsync(context, rows["Jobs"], providerMap, cancellationToken);
+        // Everything is read and checked, and what is new collected, before anything is stored.
+        var plan = await PlanConnectionsAsync(context, await LinesAsync(zip, declared, ConnectionsTable, cancellationToken), cancellationToken);
+        var jobLines = await LinesAsync(zip, declared, "Jobs", cancellationToken);
+        var jobMap = await MatchJobsAsync(context, jobLines, plan.Map, cancellationToken);
         var counts = new List<BundleTableCount>();
-        var added = new List<object>();
+        var added = new List<List<object>>();
         var held = new HashSet<string>(StringComparer.Ordinal);
         foreach (var table in Tables)
         {
             var entity = context.Model.FindEntityType(table.Type)!;
             var existing = (await table.ReadAsync(context, cancellationToken)).Select(r => table.KeyOf(entity, r)).ToHashSet(StringComparer.Ordinal);
             var taken = await UniqueValuesAsync(context, entity, cancellationToken);
-            var count = 0;
-            for (var i = 0; i < rows[table.Name].Count; i++)
+            var lines = table.Name == "Jobs" ? jobLines : await LinesAsync(zip, declared, table.Name, cancellationToken);
+            var rows = new List<object>();
+            for (var i = 0; i < lines.Count; i++)
             {
-                var line = rows[table.Name][i];
+                var line = lines[i];
                 var where = $"tables/{table.Name}.jsonl line {i + 1}";
-                Remap(line, table.Name, providerMap, jobMap);
+                Remap(line, table.Name, plan.Map, jobMap);
                 var row = FromJson(entity, line, where);
                 if (row is Dataset stored && File.Exists(files.PathOf(CheckedStoredFile(stored, where))))
                 {
@@ -307,30 +315,55 @@ public sealed partial class BundleService(
                         result.Content = await ReadVerifiedAsync(zip, Declared(declared, content.GetValue<string>(), where), cancellationToken);
                         break;
                 }
-                context.Add(row);
-                added.Add(row);
-                count++;
+                rows.Add(row);
             }
-            counts.Add(new BundleTableCount(table.Name, rows[table.Name].Count, count));
+            counts.Add(new BundleTableCount(table.Name, lines.Count, rows.Count));
+            added.Add(rows);
         }
 
+        // Stored in one transaction, in batches (one change tracker holding every row of a large bundle is slow and
+        // large): the new connections first, then the tables in order, each row after what it refers to.
         try
         {
-            await files.KeepAllAsync(stagedContent, () => context.SaveChangesAsync(cancellationToken), cancellationToken);
+            await files.KeepAllAsync(stagedContent, async () =>
+            {
+                await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken);
+                context.Providers.AddRange(plan.Added);
+                await context.SaveChangesAsync(cancellationToken);
+                foreach (var rows in added)
+                {
+                    foreach (var batch in rows.Chunk(options.Value.ImportBatch > 0 ? options.Value.ImportBatch : Math.Max(1, rows.Count)))
+                    {
+                        context.AddRange(batch);
+                        await context.SaveChangesAsync(cancellationToken);
+                        context.ChangeTracker.Clear();
+                    }
+                }
+                await transaction.CommitAsync(cancellationToken);
+                return true;
+            }, cancellationToken);
         }
         catch (DbUpdateException e)
         {
             throw Invalid($"The bundle's records do not fit together, so nothing of them was stored: {e.InnerException?.Message ?? e.Message}");
         }
+        if (plan.Added.Count > 0)
+        {
+            providers.AddedElsewhere();
+        }
         var written = stagedContent.Count;
         stagedContent.Clear();
-        AfterImport(added);
+        AfterImport(added.SelectMany(rows => rows));
         logger.LogInformation("Imported a bundle of {Created}: {Added} rows added, {Files} dataset files written", manifest.CreatedAt, counts.Sum(c => c.Added), written);
-        return new BundleImportResult(counts, connections, written, held.Count);
+        return new BundleImportResult(counts, plan.Connections, written, held.Count);
     }
 
+    /// <summary>A table's rows as the bundle has them (none when it has no such table: a bundle of an older studio).</summary>
+    private static async Task<List<JsonObject>> LinesAsync(ZipArchive zip, Dictionary<string, BundleEntry> declared, string table, CancellationToken cancellationToken) =>
+        declared.TryGetValue($"tables/{table}.jsonl", out var entry) ? ParseLines(entry.Path, await ReadVerifiedAsync(zip, entry, cancellationToken)) : [];
+
     /// <summary>What a restart would do with what came in: validate datasets left validating, go on with runs under way, refresh pages.</summary>
-    private void AfterImport(List<object> added)
+    private void AfterImport(IEnumerable<object> added)
     {
         foreach (var row in added)
         {
@@ -349,16 +382,19 @@ public sealed partial class BundleService(
         events.Publish(StudioTopic.Evaluations);
     }
 
+    /// <param name="Map">The bundle's connection ids to this studio's.</param>
+    /// <param name="Added">Connections to add (without a key).</param>
+    private sealed record ConnectionPlan(Dictionary<Guid, Guid> Map, List<ProviderConnection> Added, List<BundleConnection> Connections);
+
     /// <summary>
     /// Each bundle connection is this studio's local engine (when it was the bundle's), a connection here with the
     /// same id or the same name, kind and address, or else a new connection without a key (its name made unique).
+    /// Nothing is stored yet.
     /// </summary>
-    private async Task<(Dictionary<Guid, Guid> Map, List<BundleConnection> Connections)> MatchConnectionsAsync(
-        StudioDbContext context, List<JsonObject> lines, CancellationToken cancellationToken)
+    private async Task<ConnectionPlan> PlanConnectionsAsync(StudioDbContext context, List<JsonObject> lines, CancellationToken cancellationToken)
     {
         var here = await context.Providers.AsNoTracking().ToListAsync(cancellationToken);
-        var map = new Dictionary<Guid, Guid>();
-        var result = new List<BundleConnection>();
+        var plan = new ConnectionPlan([], [], []);
         for (var i = 0; i < lines.Count; i++)
         {
             var where = $"tables/{ConnectionsTable}.jsonl line {i + 1}";
@@ -367,12 +403,18 @@ public sealed partial class BundleService(
             var name = Field<string>(line, "Name", where) ?? throw Invalid($"{where}: the connection has no name.");
             var kind = Field<ProviderKind>(line, "Kind", where);
             var baseUrl = Field<string?>(line, "BaseUrl", where);
-            var match = Field<bool>(line, "BuiltIn", where) ? here.Single(p => p.BuiltIn)
+            var builtIn = Field<bool>(line, "BuiltIn", where);
+            var needsKey = kind is ProviderKind.OpenAI or ProviderKind.AzureOpenAI || Field<bool>(line, "HadKey", where);
+            if (kind == ProviderKind.Local && !builtIn)
+            {
+                throw Invalid($"{where}: a local engine connection that is not the built-in one.");
+            }
+            var match = builtIn ? here.Single(p => p.BuiltIn)
                 : here.FirstOrDefault(p => p.Id == id) ?? here.FirstOrDefault(p => p.Name == name && p.Kind == kind && p.BaseUrl == baseUrl);
             if (match is not null)
             {
-                map[id] = match.Id;
-                result.Add(new BundleConnection(match.Id, match.Name, match.Kind, match.BuiltIn ? "built-in" : "matched", !match.BuiltIn && match.ProtectedApiKey is null));
+                plan.Map[id] = match.Id;
+                plan.Connections.Add(new BundleConnection(match.Id, match.Name, match.Kind, match.BuiltIn ? "built-in" : "matched", needsKey && match.ProtectedApiKey is null));
                 continue;
             }
             var unique = name;
@@ -380,12 +422,20 @@ public sealed partial class BundleService(
             {
                 unique = $"{name} ({n})";
             }
-            var created = await providers.AddWithoutKeyAsync(unique, kind, baseUrl, Field<string?>(line, "Organization", where), Field<string?>(line, "Project", where), cancellationToken);
-            here.Add(new ProviderConnection { Id = created.Id, Name = created.Name, Kind = kind, BaseUrl = baseUrl });
-            map[id] = created.Id;
-            result.Add(new BundleConnection(created.Id, created.Name, kind, "added", true));
+            var now = time.GetUtcNow();
+            // Keys never travel: the connection comes as it was, and using it is refused, with that said, until a key is added.
+            var connection = new ProviderConnection
+            {
+                Id = Guid.CreateVersion7(now), Name = unique, Kind = kind, BaseUrl = baseUrl,
+                Organization = Field<string?>(line, "Organization", where), Project = Field<string?>(line, "Project", where),
+                CreatedAt = now.UtcDateTime, UpdatedAt = now.UtcDateTime,
+            };
+            here.Add(connection);
+            plan.Added.Add(connection);
+            plan.Map[id] = connection.Id;
+            plan.Connections.Add(new BundleConnection(connection.Id, unique, kind, "added", needsKey));
         }
-        return (map, result);
+        return plan;
     }
 
     /// <summary>A bundle job that is here already under another id (imported from the provider, say) is that job.</summary>

@@ -76,29 +76,11 @@ public sealed class ProviderConnectionService(
         return View(row);
     }
 
-    /// <summary>
-    /// A connection a migration bundle brings: as it was in the other studio, without its key (bundles never hold
-    /// keys). Until a key is added in Settings, using it is refused with that said.
-    /// </summary>
-    public async Task<ProviderView> AddWithoutKeyAsync(string name, ProviderKind kind, string? baseUrl, string? organization, string? project, CancellationToken cancellationToken)
+    /// <summary>Connections were stored by another part of the studio (a bundle's import): lists and routes read them again.</summary>
+    public void AddedElsewhere()
     {
-        if (kind == ProviderKind.Local)
-        {
-            throw StudioException.Invalid("kind", "The local engine is built in; a studio has one of its own.");
-        }
-        await using var context = await db.CreateDbContextAsync(cancellationToken);
-        var now = time.GetUtcNow().UtcDateTime;
-        var row = new ProviderConnection
-        {
-            Id = Guid.CreateVersion7(time.GetUtcNow()), Name = name, Kind = kind, BaseUrl = baseUrl, Organization = organization, Project = project,
-            CreatedAt = now, UpdatedAt = now,
-        };
-        context.Providers.Add(row);
-        await SaveNamedAsync(context, row.Name, cancellationToken);
-        logger.LogInformation("Added provider connection {ProviderId} ({Kind}) from a bundle, without a key", row.Id, row.Kind);
         Interlocked.Increment(ref _version);
         events.Publish(StudioTopic.Providers);
-        return View(row);
     }
 
     public async Task<ProviderView> UpdateAsync(Guid id, ProviderInput input, CancellationToken cancellationToken)
@@ -159,16 +141,16 @@ public sealed class ProviderConnectionService(
     /// </summary>
     public async Task<ProviderTestResult> TestAsync(Guid id, CancellationToken cancellationToken)
     {
-        IProviderClient client;
+        ProviderConnection row;
         await using (var context = await db.CreateDbContextAsync(cancellationToken))
         {
-            client = ClientFor(await Find(context, id, cancellationToken));
+            row = await Find(context, id, cancellationToken);
         }
         var started = time.GetTimestamp();
         ProviderTestResult result;
         try
         {
-            var models = await client.ListModelsAsync(cancellationToken);
+            var models = await ClientFor(row).ListModelsAsync(cancellationToken);
             result = new ProviderTestResult(true, $"Connected: {Plural.Of(models.Count, "model")} listed.", models.Count, Elapsed(started));
         }
         catch (Exception e) when (e is ProviderException or KeyVaultException or StudioException)

@@ -113,7 +113,8 @@ public sealed class BundleTests(StudioHost host) : IClassFixture<StudioHost>
                 var second = await ImportAsync(fresh, bytes);
                 Assert.Equal(0, second.Added);
                 Assert.Equal((0, contents.Count), (second.FilesWritten, second.FilesHeld));
-                Assert.Equal(2, (await fresh.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Count);
+                Assert.Equal((await host.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Count,
+                    (await fresh.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Count);
             }
             finally
             {
@@ -130,6 +131,8 @@ public sealed class BundleTests(StudioHost host) : IClassFixture<StudioHost>
     public async Task Import_DamagedOrForeignBundle_IsRefusedWhole_NamingWhatIsWrong()
     {
         await host.SumsDatasetAsync("bundle-damaged.jsonl");
+        await host.Service<ProviderConnectionService>().CreateAsync(
+            new ProviderInput($"Endpoint {Guid.NewGuid():N}", StrawberryPhi.Providers.ProviderKind.Custom, "http://127.0.0.1:9/v1", null, null, null), CancellationToken.None);
         using var api = host.Api();
         var bytes = await api.GetByteArrayAsync(new Uri("api/bundle", UriKind.Relative));
 
@@ -150,8 +153,9 @@ public sealed class BundleTests(StudioHost host) : IClassFixture<StudioHost>
             Assert.StartsWith("This is not a zip file", await RefusedAsync(fresh, "not a zip"u8.ToArray()), StringComparison.Ordinal);
             Assert.StartsWith("The zip has no manifest.json", await RefusedAsync(fresh, Rewrite(bytes, (_, content) => content, drop: "manifest.json")), StringComparison.Ordinal);
 
-            // Nothing of any of them was stored.
+            // Nothing of any of them was stored: no dataset, no file, not even the connection the bundle would add.
             Assert.Empty(await fresh.Service<DatasetService>().ListAsync(CancellationToken.None));
+            Assert.Single(await fresh.Service<ProviderConnectionService>().ListAsync(CancellationToken.None));
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(fresh.DataDirectory, "datasets"), "*.jsonl"));
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(fresh.DataDirectory, "datasets", "staging")));
         }
