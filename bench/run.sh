@@ -55,3 +55,10 @@ grep VmHWM /proc/$(pgrep -f "StrawberryPhi.Web.dll --urls http://127.0.0.1:5181"
 echo "## jobs (issue 9): the list at 10,000 jobs, a job page with 10,000 metric points, a stored change to an open page"
 command -v chromium >/dev/null || { echo "bench jobs needs Chromium: apt-get install -y chromium"; exit 1; }
 $bench jobs 10000 10000 40
+
+echo "## engine chat and gateway (issue 10): the key-value cache and batched decoding; what /api/v1 adds"
+$bench engine-chat strawberry-small 32 4 128
+$bench gateway 300
+
+echo "## bundle (issue 11): export and import of 100 MB of datasets and 200,204 rows"
+$bench bundle 4 25 200 500
