@@ -10,6 +10,7 @@ using StrawberryPhi.Benchmarks;
 // bench engine-overhead [EXAMPLES] [EPOCHS] [REPEATS]  a whole engine job against the bare training loop
 // bench jobs [JOBS] [POINTS] [SAMPLES]   the studio: jobs list, a job page with many points, change → page latency
 // bench gateway [REQUESTS]              what /api/v1 adds to a chat completion over calling the engine directly
+// bench bundle [DATASETS] [MB] [JOBS] [EVENTS]  the migration bundle: export, import into a fresh studio, import again
 // bench micro [BenchmarkDotNet args]    per-call micro-benchmarks
 switch (args.FirstOrDefault())
 {
