@@ -23,7 +23,7 @@ internal static class BundleCommand
             client.Timeout = Transfer;
             var file = Path.GetFullPath(parse.GetValue(output) ?? $"strawberry-phi-bundle-{context.Time.GetUtcNow():yyyyMMdd-HHmmss}.zip");
             var bytes = await client.DownloadAsync("api/bundle", file, cancellationToken);
-            await context.Output.WriteLineAsync($"Wrote {file} ({ByteSize.Format(bytes)}). Import it into another studio: phi bundle import {Path.GetFileName(file)} --studio URL");
+            await context.Output.WriteLineAsync($"Wrote {file} ({ByteSize.Format(bytes)}). Import it into another studio: phi bundle import {parse.GetValue(output) ?? Path.GetFileName(file)} --studio URL");
             return ExitCodes.Ok;
         });
 
@@ -48,9 +48,14 @@ internal static class BundleCommand
             }
             foreach (var table in result["tables"]!.AsArray())
             {
-                await context.Output.WriteLineAsync($"  {table!["table"],-20} {table["inBundle"],8} in the bundle {table["added"],8} added");
+                var (count, noun) = (table!["inBundle"]!.GetValue<int>(), table["noun"]!.GetValue<string>());
+                await context.Output.WriteLineAsync($"  {count,8:N0} {noun}{(count == 1 ? "" : "s"),-2} in the bundle, {table["added"]!.GetValue<int>():N0} added");
             }
-            await context.Output.WriteLineAsync($"Dataset files: {result["filesWritten"]} stored, {result["filesHeld"]} already there.");
+            await context.Output.WriteLineAsync($"Dataset contents: {result["filesWritten"]} stored, {result["filesHeld"]} already in that studio.");
+            if (result["modelsNotHere"] is JsonArray { Count: > 0 } notHere)
+            {
+                await context.Output.WriteLineAsync($"{notHere.Count} fine-tuned model{(notHere.Count == 1 ? "" : "s")} of the other studio's local engine came as records only (that studio's engine never trained them; re-run their jobs there to make them): {string.Join(", ", notHere)}");
+            }
             foreach (var connection in result["connections"]!.AsArray().Where(c => c!["needsKey"]!.GetValue<bool>()))
             {
                 await context.Output.WriteLineAsync($"The connection \"{connection!["name"]}\" has no API key there: add it in Settings before using its models.");

@@ -106,12 +106,13 @@ internal static class ImportCommand
                 return ExitCodes.Ok;
             }
             var table = new Table().Border(TableBorder.Rounded).AddColumn("model").AddColumn("connection").AddColumn("base")
-                .AddColumn("shuts down").AddColumn("days left").AddColumn("training data here").AddColumn("missing");
+                .AddColumn("shuts down").AddColumn("days left").AddColumn("training data here").AddColumn("golden outputs").AddColumn("missing");
             foreach (var item in inventory["items"]!.AsArray())
             {
                 table.AddRow(Markup.Escape(item!["model"]!.GetValue<string>()), Markup.Escape(item["connection"]!.GetValue<string>()),
                     Markup.Escape(item["baseModel"]?.GetValue<string>() ?? "—"), item["baseShutdown"]?.GetValue<string>() ?? "no date",
                     item["daysLeft"]?.ToString() ?? "—", item["trainingDataHeld"]!.GetValue<bool>() ? "yes" : "no",
+                    item["goldenOutputs"]!.GetValue<bool>() ? "captured" : "none",
                     Markup.Escape(string.Join("; ", item["missing"]!.AsArray().Select(m => m!.GetValue<string>()))));
             }
             context.Console.Write(table);

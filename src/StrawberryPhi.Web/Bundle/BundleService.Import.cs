@@ -36,7 +36,7 @@ public sealed partial class BundleService
             }
             catch (InvalidDataException)
             {
-                throw Invalid("This is not a zip file: a bundle is the zip that GET /api/bundle (or phi bundle export) gives.");
+                throw Invalid("This is not a zip file: a bundle is the zip that Export bundle on the inventory (or GET /api/bundle, or phi bundle export) makes.");
             }
             using (zip)
             {
@@ -64,6 +64,11 @@ public sealed partial class BundleService
         if (zip.Entries.FirstOrDefault(e => e.FullName != ManifestPath && !e.FullName.EndsWith('/') && !declared.ContainsKey(e.FullName)) is { } extra)
         {
             throw Invalid($"The bundle holds {extra.FullName}, which its manifest does not list: it was changed after it was made.");
+        }
+        // Every file, also those whose content this studio holds already: a damaged bundle is refused whole, whatever is here.
+        foreach (var entry in manifest.Entries)
+        {
+            await VerifyAsync(zip, entry, cancellationToken);
         }
 
         await using var context = await db.CreateDbContextAsync(cancellationToken);
@@ -157,7 +162,22 @@ public sealed partial class BundleService
         stagedContent.Clear();
         AfterImport(added.SelectMany(rows => rows));
         logger.LogInformation("Imported a bundle of {Created}: {Added} rows added, {Files} dataset files written", manifest.CreatedAt, counts.Sum(c => c.Added), written);
-        return new BundleImportResult(counts, plan.Connections, written, held.Count);
+        return new BundleImportResult(counts, plan.Connections, written, held.Count, await ModelsNotHereAsync(context, jobLines, cancellationToken));
+    }
+
+    /// <summary>The bundle's fine-tuned models on the local engine that this studio's engine does not list (the rows' connections are this studio's by now).</summary>
+    private async Task<IReadOnlyList<string>> ModelsNotHereAsync(StudioDbContext context, List<JsonObject> jobLines, CancellationToken cancellationToken)
+    {
+        var local = await context.Providers.AsNoTracking().Where(p => p.BuiltIn).Select(p => p.Id).FirstAsync(cancellationToken);
+        var models = jobLines
+            .Where(line => Field<Guid>(line, "ProviderId", "tables/Jobs.jsonl") == local)
+            .Select(line => Field<string?>(line, "FineTunedModel", "tables/Jobs.jsonl")).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        if (models.Count == 0)
+        {
+            return [];
+        }
+        var listed = await router.ModelIdsAsync(local, cancellationToken) ?? new HashSet<string>();
+        return [.. models.Where(m => !listed.Contains(m)).Order(StringComparer.Ordinal)];
     }
 
     /// <summary>A table's rows as the bundle has them (none when it has no such table: a bundle of an older studio).</summary>
@@ -366,6 +386,27 @@ public sealed partial class BundleService
             throw Invalid($"The bundle is of version {manifest.Version}; this studio reads version {Version}. Update this studio first.");
         }
         return manifest with { Schema = manifest.Schema ?? "", Entries = manifest.Entries ?? [] };
+    }
+
+    /// <summary>Reads a bundle file through, refusing it when its size or SHA-256 is not what the manifest says.</summary>
+    private static async Task VerifyAsync(ZipArchive zip, BundleEntry entry, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 16];
+        long total = 0;
+        await using (var stream = Bounded(zip, entry))
+        {
+            int read;
+            while (total <= entry.Bytes && (read = await stream.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                total += read;
+            }
+        }
+        if (total != entry.Bytes || Convert.ToHexStringLower(hash.GetHashAndReset()) != entry.Sha256)
+        {
+            throw Invalid($"{entry.Path} does not match its checksum: the bundle is damaged. Nothing was imported.");
+        }
     }
 
     /// <summary>A bundle file's bytes, refused when its size or SHA-256 is not what the manifest says.</summary>

@@ -42,8 +42,8 @@ public sealed record BundleManifest(
 /// <param name="Added">Rows this import added; the others were here already (an earlier import, or the same provider job).</param>
 public sealed record BundleTableCount(string Table, int InBundle, int Added)
 {
-    /// <summary>What a row of the table is, in words ("3 metric points").</summary>
-    public string Words(int count) => Core.Text.Plural.Of(count, Table switch
+    /// <summary>What a row of the table is, in words ("metric point").</summary>
+    public string Noun => Table switch
     {
         "Datasets" => "dataset",
         "DatasetUploads" => "provider file record",
@@ -60,7 +60,10 @@ public sealed record BundleTableCount(string Table, int InBundle, int Added)
         "PlaygroundSessions" => "playground session",
         "ChatPresets" => "preset",
         _ => Table,
-    });
+    };
+
+    /// <summary>A count of the table's rows, in words ("3 metric points").</summary>
+    public string Words(int count) => Core.Text.Plural.Of(count, Noun);
 }
 
 /// <param name="Outcome"><c>built-in</c> (the local engine here), <c>matched</c> (a connection here with the same id, or name, kind and address), or <c>added</c> (without a key).</param>
@@ -69,8 +72,10 @@ public sealed record BundleConnection(Guid Id, string Name, ProviderKind Kind, s
 
 /// <param name="FilesWritten">Dataset files this import stored.</param>
 /// <param name="FilesHeld">Dataset files of the bundle the studio held already (the same content).</param>
+/// <param name="ModelsNotHere">Fine-tuned models of the bundle's local engine that this studio's engine does not have
+/// (another machine's engine trained them): their records came, the models did not; re-running a job makes its model here.</param>
 public sealed record BundleImportResult(
-    IReadOnlyList<BundleTableCount> Tables, IReadOnlyList<BundleConnection> Connections, int FilesWritten, int FilesHeld)
+    IReadOnlyList<BundleTableCount> Tables, IReadOnlyList<BundleConnection> Connections, int FilesWritten, int FilesHeld, IReadOnlyList<string> ModelsNotHere)
 {
     public int Added => Tables.Sum(t => t.Added);
 }
@@ -84,7 +89,7 @@ public sealed record BundleImportResult(
 /// </summary>
 public sealed partial class BundleService(
     IDbContextFactory<StudioDbContext> db, IOptions<BundleOptions> options, DatasetFiles files, DatasetValidationQueue validation, ProviderConnectionService providers,
-    EvalRunner evalRunner, StudioNotifier events, TimeProvider time, ILogger<BundleService> logger) : IDisposable
+    EvalRunner evalRunner, Chat.ModelRouter router, StudioNotifier events, TimeProvider time, ILogger<BundleService> logger) : IDisposable
 {
     public const string Format = "strawberry-phi-bundle";
     public const int Version = 1;

@@ -97,7 +97,14 @@ public sealed class ModelRouter(IDbContextFactory<StudioDbContext> db, ProviderC
     /// Every connection's models; a connection that cannot list them now (an error, or no answer within
     /// <see cref="ListTimeout"/>) is left out and logged, so one slow provider does not hold up a page.
     /// </summary>
-    public async Task<IReadOnlyList<RoutedModel>> ListAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<RoutedModel>> ListAsync(CancellationToken cancellationToken) =>
+        [.. (await ListByConnectionAsync(cancellationToken)).Values.SelectMany(models => models ?? [])];
+
+    /// <summary>
+    /// <see cref="ListAsync"/> by connection: null for a connection that could not list its models now, so that a
+    /// model missing from a list is told from a list that did not come.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<Guid, IReadOnlyList<RoutedModel>?>> ListByConnectionAsync(CancellationToken cancellationToken)
     {
         var views = await connections.ListAsync(cancellationToken);
         var lists = await Task.WhenAll(views.Select(async view =>
@@ -106,11 +113,11 @@ public sealed class ModelRouter(IDbContextFactory<StudioDbContext> db, ProviderC
             if (models is null)
             {
                 logger.LogWarning("The models of {Connection} are left out of the list: {Reason}", view.Name, problem);
-                return [];
+                return (view.Id, (IReadOnlyList<RoutedModel>?)null);
             }
-            return models.Select(m => new RoutedModel($"{view.Name}/{m.Id}", view.Id, view.Name, m.Id, m.OwnedBy, m.Created)).ToList();
+            return (view.Id, models.Select(m => new RoutedModel($"{view.Name}/{m.Id}", view.Id, view.Name, m.Id, m.OwnedBy, m.Created)).ToList());
         }));
-        return [.. lists.SelectMany(l => l)];
+        return lists.ToDictionary(l => l.Item1, l => l.Item2);
     }
 
     /// <summary>One connection's models within <see cref="ListTimeout"/>, or null and why not.</summary>

@@ -69,14 +69,14 @@ public sealed class GoldenService(IDbContextFactory<StudioDbContext> db, EvalSer
             var job = await context.Jobs.AsNoTracking()
                 .Where(j => j.ProviderId == providerId && (j.FineTunedModel == model || context.JobCheckpoints.Any(c => c.JobId == j.Id && c.Model == model)))
                 .Select(j => new { j.ValidationDatasetId, j.ValidationFileId }).FirstOrDefaultAsync(cancellationToken)
-                ?? throw StudioException.Invalid("setId", $"No job of this connection made {model}, so it has no validation data here: choose an evaluation set.");
+                ?? throw StudioException.Invalid("setId", $"No job of this connection made {model}, so it has no validation data here: use an evaluation set instead.");
             datasetId = job.ValidationDatasetId
                 ?? throw StudioException.Invalid("setId", job.ValidationFileId is null
-                    ? $"The job that made {model} had no validation file: choose an evaluation set."
-                    : $"The validation file {job.ValidationFileId} of the job that made {model} is not held here (import the job's history to bring it in, where the provider allows it): choose an evaluation set.");
+                    ? $"The job that made {model} had no validation file: use an evaluation set instead."
+                    : $"The validation file {job.ValidationFileId} of the job that made {model} is not held here (import the job's history to bring it in, where the provider allows it): use an evaluation set instead.");
             existing = await context.EvalSets.Where(s => s.DatasetId == datasetId).OrderBy(s => s.CreatedAt).Select(s => (Guid?)s.Id).FirstOrDefaultAsync(cancellationToken);
         }
-        return existing ?? (await evals.CreateSetFromDatasetAsync(datasetId.Value, $"Validation data of {model}", cancellationToken)).Id;
+        return existing ?? (await evals.CreateSetFromDatasetAsync(datasetId.Value, null, cancellationToken)).Id;
     }
 
     public async Task<GoldenView> GetAsync(Guid id, CancellationToken cancellationToken)

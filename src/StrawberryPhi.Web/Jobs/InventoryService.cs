@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using StrawberryPhi.Core.Catalog;
+using StrawberryPhi.Providers;
 using StrawberryPhi.Web.Chat;
 using StrawberryPhi.Web.Data;
 using StrawberryPhi.Web.Evaluation;
@@ -14,9 +15,10 @@ namespace StrawberryPhi.Web.Jobs;
 /// <param name="JobId">The studio's record of the job that made it; null for a model a provider lists without one (import its history).</param>
 /// <param name="DaysLeft">Days until the base shuts down (negative: already down); null without a shutdown date.</param>
 /// <param name="AtRisk">The base shuts down within <see cref="InventoryService.RiskDays"/> days, or has.</param>
+/// <param name="ModelGone">The connection lists every model it has (the local engine, OpenAI) and not this one: it was deleted, or another studio's engine made it (a bundle's record). Null when not asked.</param>
 public sealed record InventoryItem(
     Guid ProviderId, string Connection, string Model, string? BaseModel, DateOnly? BaseShutdown, int? DaysLeft, bool AtRisk,
-    Guid? JobId, bool TrainingDataHeld, bool GoldenOutputs, IReadOnlyList<string> Missing);
+    Guid? JobId, bool TrainingDataHeld, bool GoldenOutputs, IReadOnlyList<string> Missing, bool? ModelGone = null);
 
 public sealed record Inventory(DateOnly Today, int AtRisk, IReadOnlyList<InventoryItem> Items);
 
@@ -30,7 +32,8 @@ public sealed class InventoryService(IDbContextFactory<StudioDbContext> db, Mode
     {
         var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
         await using var context = await db.CreateDbContextAsync(cancellationToken);
-        var names = await context.Providers.AsNoTracking().ToDictionaryAsync(p => p.Id, p => p.Name, cancellationToken);
+        var connections = await context.Providers.AsNoTracking().ToDictionaryAsync(p => p.Id, cancellationToken);
+        var listed = askProviders ? await router.ListByConnectionAsync(cancellationToken) : null;
         var jobs = await context.Jobs.AsNoTracking().Where(j => j.FineTunedModel != null)
             .Select(j => new { j.Id, j.ProviderId, j.FineTunedModel, j.Model, j.TrainingDatasetId, j.HyperparametersJson, j.FinishedAt }).ToListAsync(cancellationToken);
         var heldDatasets = (await context.Datasets.AsNoTracking().Select(d => d.Id).ToListAsync(cancellationToken)).ToHashSet();
@@ -56,12 +59,21 @@ public sealed class InventoryService(IDbContextFactory<StudioDbContext> db, Mode
             {
                 missing.Add("the resolved hyperparameters");
             }
-            items.Add(Item(job.ProviderId, names.GetValueOrDefault(job.ProviderId, "(removed connection)"), job.FineTunedModel!, BaseOf(job.Model), today, job.Id, held, hasGolden, missing));
+            var connection = connections.GetValueOrDefault(job.ProviderId);
+            bool? gone = connection is { Kind: ProviderKind.Local or ProviderKind.OpenAI } && listed?.GetValueOrDefault(job.ProviderId) is { } models
+                ? !models.Any(m => m.Model == job.FineTunedModel) : null;
+            if (gone == true)
+            {
+                missing.Insert(0, connection!.BuiltIn
+                    ? "the model itself (this studio's local engine does not have it: deleted, or trained by another studio's engine; re-run the job to make it here)"
+                    : $"the model itself ({connection.Name} no longer lists it; re-run the job to make it anew)");
+            }
+            items.Add(Item(job.ProviderId, connection?.Name ?? "(removed connection)", job.FineTunedModel!, BaseOf(job.Model), today, job.Id, held, hasGolden, missing) with { ModelGone = gone });
         }
         if (askProviders)
         {
             var known = items.Select(i => (i.ProviderId, i.Model)).ToHashSet();
-            foreach (var model in await router.ListAsync(cancellationToken))
+            foreach (var model in listed!.Values.SelectMany(models => models ?? []))
             {
                 // A checkpoint (ft:…:ckpt-step-N) belongs to its job's model, not to the list on its own.
                 if (model.Model.StartsWith("ft:", StringComparison.Ordinal) && !model.Model.Contains(":ckpt-step-", StringComparison.Ordinal)

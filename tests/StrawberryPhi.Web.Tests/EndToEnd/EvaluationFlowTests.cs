@@ -127,6 +127,8 @@ public sealed class EvaluationFlowTests(BrowserFixture browser) : IClassFixture<
         await page.GetByRole(AriaRole.Menuitem, new() { Name = "Every job of Local engine" }).ClickAsync();
         await Expect(page.Locator(".mud-snackbar")).ToContainTextAsync("new)", new() { Timeout = 60_000 });
         await Expect(page.Locator("[data-testid=imported]").First).ToBeVisibleAsync();
+        // The button is itself again (the import's last progress report arrives after its end).
+        await Expect(page.Locator("[data-testid=import-history]")).ToContainTextAsync("Import history");
 
         await GoAsync(page, "inventory");
         var model = Studio.Service<LocalEngine.Api.LocalEngine>().Store.GetJob(remote)!.FineTunedModel!;
@@ -135,7 +137,7 @@ public sealed class EvaluationFlowTests(BrowserFixture browser) : IClassFixture<
         await Expect(row.Locator("[data-testid=golden-state]")).ToHaveTextAsync("none");
         // By default each model's own validation data: this job had none, and the refusal says so.
         await row.Locator("[data-testid=capture-golden]").ClickAsync();
-        await Expect(page.Locator(".mud-snackbar")).ToContainTextAsync("had no validation file: choose an evaluation set");
+        await Expect(page.Locator(".mud-snackbar")).ToContainTextAsync("had no validation file: use an evaluation set instead");
         await Expect(row.Locator("[data-testid=golden-state]")).ToHaveTextAsync("none");
         await page.Locator("div.mud-input-control.mud-select", new() { Has = page.Locator("input[data-testid=golden-set]") }).ClickAsync();
         await page.Locator(".mud-popover-open .mud-list-item", new() { HasText = "golden-e2e (2 items)" }).ClickAsync();

@@ -94,6 +94,14 @@ public sealed class BundleTests(StudioHost host) : IClassFixture<StudioHost>
                 Assert.NotEmpty(after.ResultFiles);
                 Assert.Equal(JsonSerializer.Serialize(before.ResultFiles), JsonSerializer.Serialize(after.ResultFiles));
 
+                // This studio's engine never trained the job's model: said on import, and in the inventory.
+                Assert.Contains(job.FineTunedModel, first.ModelsNotHere);
+                var listed = (await fresh.Service<InventoryService>().GetAsync(askProviders: true, CancellationToken.None)).Items.Single(i => i.Model == job.FineTunedModel);
+                Assert.True(listed.ModelGone);
+                Assert.StartsWith("the model itself (this studio's local engine does not have it", listed.Missing[0], StringComparison.Ordinal);
+                var atHome = (await host.Service<InventoryService>().GetAsync(askProviders: true, CancellationToken.None)).Items.Single(i => i.Model == job.FineTunedModel);
+                Assert.False(atHome.ModelGone);
+
                 // The golden outputs: the same answers, captured from a model this studio's engine never had.
                 var goldenThere = await fresh.Service<GoldenService>().GetAsync(golden.Id, CancellationToken.None);
                 Assert.Equal("succeeded", goldenThere.Status);
@@ -150,7 +158,7 @@ public sealed class BundleTests(StudioHost host) : IClassFixture<StudioHost>
             Assert.Equal("The bundle holds tables/Extra.jsonl, which its manifest does not list: it was changed after it was made.", await RefusedAsync(fresh, extra));
 
             // Not a zip; a zip that is not a bundle.
-            Assert.StartsWith("This is not a zip file", await RefusedAsync(fresh, "not a zip"u8.ToArray()), StringComparison.Ordinal);
+            Assert.StartsWith("This is not a zip file: a bundle is the zip that Export bundle on the inventory", await RefusedAsync(fresh, "not a zip"u8.ToArray()), StringComparison.Ordinal);
             Assert.StartsWith("The zip has no manifest.json", await RefusedAsync(fresh, Rewrite(bytes, (_, content) => content, drop: "manifest.json")), StringComparison.Ordinal);
 
             // Nothing of any of them was stored: no dataset, no file, not even the connection the bundle would add.
@@ -158,6 +166,10 @@ public sealed class BundleTests(StudioHost host) : IClassFixture<StudioHost>
             Assert.Single(await fresh.Service<ProviderConnectionService>().ListAsync(CancellationToken.None));
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(fresh.DataDirectory, "datasets"), "*.jsonl"));
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(fresh.DataDirectory, "datasets", "staging")));
+
+            // A studio that holds everything of the bundle already checks its files all the same.
+            await ImportAsync(fresh, bytes);
+            Assert.Equal(refused, await RefusedAsync(fresh, damaged));
         }
         finally
         {
