@@ -145,6 +145,14 @@ public sealed class EvaluationFlowTests(BrowserFixture browser) : IClassFixture<
         await row.Locator("[data-testid=capture-golden]").ClickAsync();
         await Expect(row.Locator("[data-testid=golden-state]")).ToHaveTextAsync("captured", new() { Timeout = 60_000 });
 
+        // From the imported job's page, the same job once more (its training file came with the import).
+        await row.Locator("a").First.ClickAsync();
+        await Expect(page.Locator("[data-testid=job-imported]")).ToBeVisibleAsync();
+        await page.ClickAsync("[data-testid=rerun-job]");
+        await page.ClickAsync("[data-testid=rerun-start]");
+        await Expect(page.Locator("[data-testid=rerun-of]")).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        await GoAsync(page, "inventory");
+
         // The whole record as a bundle, and that bundle brought back: everything in it is here already.
         var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("[data-testid=export-bundle]"));
         Assert.Matches("^strawberry-phi-bundle-[0-9]{8}-[0-9]{6}\\.zip$", download.SuggestedFilename);
