@@ -65,7 +65,7 @@ public sealed class InventoryService(IDbContextFactory<StudioDbContext> db, Mode
             if (gone == true)
             {
                 missing.Insert(0, connection!.BuiltIn
-                    ? "the model itself (this studio's local engine does not have it: deleted, or trained by another studio's engine; re-run the job to make it here)"
+                    ? "the model itself (not at this studio's local engine: deleted, or another studio's engine trained it; re-run the job here)"
                     : $"the model itself ({connection.Name} no longer lists it; re-run the job to make it anew)");
             }
             items.Add(Item(job.ProviderId, connection?.Name ?? "(removed connection)", job.FineTunedModel!, BaseOf(job.Model), today, job.Id, held, hasGolden, missing) with { ModelGone = gone });

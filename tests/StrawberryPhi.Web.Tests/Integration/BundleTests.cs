@@ -98,7 +98,7 @@ public sealed class BundleTests(StudioHost host) : IClassFixture<StudioHost>
                 Assert.Contains(job.FineTunedModel, first.ModelsNotHere);
                 var listed = (await fresh.Service<InventoryService>().GetAsync(askProviders: true, CancellationToken.None)).Items.Single(i => i.Model == job.FineTunedModel);
                 Assert.True(listed.ModelGone);
-                Assert.StartsWith("the model itself (this studio's local engine does not have it", listed.Missing[0], StringComparison.Ordinal);
+                Assert.StartsWith("the model itself (not at this studio's local engine", listed.Missing[0], StringComparison.Ordinal);
                 var atHome = (await host.Service<InventoryService>().GetAsync(askProviders: true, CancellationToken.None)).Items.Single(i => i.Model == job.FineTunedModel);
                 Assert.False(atHome.ModelGone);
 
