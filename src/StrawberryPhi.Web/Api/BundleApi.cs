@@ -1,7 +1,4 @@
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Net.Http.Headers;
 using StrawberryPhi.Web.Bundle;
 
 namespace StrawberryPhi.Web.Api;
@@ -32,18 +29,10 @@ internal static class BundleApi
         {
             return TypedResults.Problem("Send the bundle as multipart/form-data with one file field (curl -F file=@bundle.zip).", statusCode: StatusCodes.Status400BadRequest, title: "Invalid input");
         }
-        // A bundle holds every dataset: larger than one dataset upload may be.
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        // A bundle holds every dataset: larger than one dataset upload may be (no limit but the disk).
+        if (await MultipartBoundary.FirstFileAsync(http, boundary, cancellationToken) is { } file)
         {
-            limit.MaxRequestBodySize = null;
-        }
-        var reader = new MultipartReader(boundary, http.Request.Body);
-        while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
-        {
-            if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) && disposition.IsFileDisposition())
-            {
-                return TypedResults.Ok(await bundles.ImportAsync(section.Body, cancellationToken));
-            }
+            return TypedResults.Ok(await bundles.ImportAsync(file.Body, cancellationToken));
         }
         return TypedResults.Problem("The form has no file field.", statusCode: StatusCodes.Status400BadRequest, title: "Invalid input");
     }

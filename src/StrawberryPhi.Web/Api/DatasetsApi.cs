@@ -62,21 +62,12 @@ internal static class DatasetsApi
             return TypedResults.Problem("Send the file as multipart/form-data with one file field (curl -F file=@data.jsonl).", statusCode: StatusCodes.Status400BadRequest, title: "Invalid input");
         }
         // The size is enforced while streaming, whatever Kestrel's default body limit.
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        if (await MultipartBoundary.FirstFileAsync(http, boundary, cancellationToken) is not { } file)
         {
-            limit.MaxRequestBodySize = null;
+            return TypedResults.Problem("The form has no file field.", statusCode: StatusCodes.Status400BadRequest, title: "Invalid input");
         }
-        var reader = new MultipartReader(boundary, request.Body);
-        while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
-        {
-            if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) && disposition.IsFileDisposition())
-            {
-                var name = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value ?? "dataset.jsonl";
-                var created = await datasets.CreateFromUploadAsync(section.Body, name, cancellationToken);
-                return TypedResults.Created($"/api/datasets/{created.Id}", created);
-            }
-        }
-        return TypedResults.Problem("The form has no file field.", statusCode: StatusCodes.Status400BadRequest, title: "Invalid input");
+        var created = await datasets.CreateFromUploadAsync(file.Body, file.FileName ?? "dataset.jsonl", cancellationToken);
+        return TypedResults.Created($"/api/datasets/{created.Id}", created);
     }
 
     private static async Task<Ok<DatasetDetail>> Get(Guid id, DatasetService datasets, CancellationToken cancellationToken) =>
@@ -161,4 +152,25 @@ internal static class MultipartBoundary
     public static string? Of(HttpRequest request) =>
         MediaTypeHeaderValue.TryParse(request.ContentType, out var type) && type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
         && HeaderUtilities.RemoveQuotes(type.Boundary).Value is { Length: > 0 } boundary ? boundary : null;
+
+    /// <summary>
+    /// The form's first file field, streamed (the body limit lifted: the caller bounds what it reads), or null when the
+    /// form has none.
+    /// </summary>
+    public static async Task<(Stream Body, string? FileName)?> FirstFileAsync(HttpContext http, string boundary, CancellationToken cancellationToken)
+    {
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null;
+        }
+        var reader = new MultipartReader(boundary, http.Request.Body);
+        while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+        {
+            if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) && disposition.IsFileDisposition())
+            {
+                return (section.Body, HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value);
+            }
+        }
+        return null;
+    }
 }
