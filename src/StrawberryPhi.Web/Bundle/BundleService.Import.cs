@@ -101,6 +101,10 @@ public sealed partial class BundleService
                 {
                     held.Add(stored.StoredFile);
                 }
+                if (row is DatasetUpload upload && upload.ProviderId == plan.LocalId)
+                {
+                    continue; // a file of the other studio's engine: this studio's engine never had it, and uploads again when needed
+                }
                 if (!existing.Add(table.KeyOf(entity, row)))
                 {
                     continue; // here already: an earlier import of this bundle, or the same provider job
@@ -206,7 +210,8 @@ public sealed partial class BundleService
 
     /// <param name="Map">The bundle's connection ids to this studio's.</param>
     /// <param name="Added">Connections to add (without a key).</param>
-    private sealed record ConnectionPlan(Dictionary<Guid, Guid> Map, List<ProviderConnection> Added, List<BundleConnection> Connections);
+    /// <param name="LocalId">This studio's local engine.</param>
+    private sealed record ConnectionPlan(Dictionary<Guid, Guid> Map, List<ProviderConnection> Added, List<BundleConnection> Connections, Guid LocalId);
 
     /// <summary>
     /// Each bundle connection is this studio's local engine (when it was the bundle's), a connection here with the
@@ -216,7 +221,7 @@ public sealed partial class BundleService
     private async Task<ConnectionPlan> PlanConnectionsAsync(StudioDbContext context, List<JsonObject> lines, CancellationToken cancellationToken)
     {
         var here = await context.Providers.AsNoTracking().ToListAsync(cancellationToken);
-        var plan = new ConnectionPlan([], [], []);
+        var plan = new ConnectionPlan([], [], [], here.Single(p => p.BuiltIn).Id);
         for (var i = 0; i < lines.Count; i++)
         {
             var where = $"tables/{ConnectionsTable}.jsonl line {i + 1}";
@@ -231,7 +236,7 @@ public sealed partial class BundleService
             {
                 throw Invalid($"{where}: a local engine connection that is not the built-in one.");
             }
-            var match = builtIn ? here.Single(p => p.BuiltIn)
+            var match = builtIn ? here.Single(p => p.Id == plan.LocalId)
                 : here.FirstOrDefault(p => p.Id == id) ?? here.FirstOrDefault(p => p.Name == name && p.Kind == kind && p.BaseUrl == baseUrl);
             if (match is not null)
             {

@@ -145,7 +145,9 @@ public sealed class EvaluationFlowTests(BrowserFixture browser) : IClassFixture<
         await row.Locator("[data-testid=capture-golden]").ClickAsync();
         await Expect(row.Locator("[data-testid=golden-state]")).ToHaveTextAsync("captured", new() { Timeout = 60_000 });
 
-        // From the imported job's page, the same job once more (its training file came with the import).
+        // From the imported job's page, the same job once more (its training file came with the import, and is validated like any upload).
+        var imported = (await Studio.Service<StrawberryPhi.Web.Jobs.JobService>().ListAsync(new StrawberryPhi.Web.Jobs.JobQuery(Search: remote), CancellationToken.None)).Items.Single();
+        await Studio.WaitValidatedAsync(imported.TrainingDatasetId!.Value);
         await row.Locator("a").First.ClickAsync();
         await Expect(page.Locator("[data-testid=job-imported]")).ToBeVisibleAsync();
         await page.ClickAsync("[data-testid=rerun-job]");
