@@ -9,7 +9,9 @@ namespace StrawberryPhi.Web.Datasets;
 public sealed partial class DatasetService
 {
     /// <summary>Keeps an uploaded file: chat or preference JSONL is validated; CSV, Alpaca, ShareGPT and Parquet wait for their import step.</summary>
-    public async Task<DatasetSummary> CreateFromUploadAsync(Stream content, string fileName, CancellationToken cancellationToken)
+    /// <param name="origin"><c>upload</c>, or <c>provider</c> for a file brought from a provider by an import of its history.</param>
+    /// <param name="originDetail">Where it came from, in words.</param>
+    public async Task<DatasetSummary> CreateFromUploadAsync(Stream content, string fileName, CancellationToken cancellationToken, string origin = "upload", string? originDetail = null)
     {
         fileName = CleanFileName(fileName);
         var extension = Path.GetExtension(fileName).ToLowerInvariant();
@@ -27,7 +29,7 @@ public sealed partial class DatasetService
             };
             var row = await KeepAsync(staged, extension is ".jsonl" or ".csv" or ".parquet" or ".json" or ".tsv" ? extension : ".dat", stored =>
             {
-                var row = NewRow(Path.GetFileNameWithoutExtension(fileName), fileName, stored, staged, detection.Format.ToString(), "upload", null, null);
+                var row = NewRow(Path.GetFileNameWithoutExtension(fileName), fileName, stored, staged, detection.Format.ToString(), origin, originDetail, null);
                 if (message is not null)
                 {
                     row.MarkNeedsImport(message);

@@ -121,7 +121,7 @@ public sealed class JobImporter(
                 var bytes = await client.DownloadFileAsync(fileId, cancellationToken);
                 using var stream = new MemoryStream(bytes);
                 var name = files.Names.GetValueOrDefault(fileId) is { Length: > 0 } fileName ? fileName : fileId + ".jsonl";
-                var dataset = await datasets.CreateFromUploadAsync(stream, name, cancellationToken);
+                var dataset = await datasets.CreateFromUploadAsync(stream, name, cancellationToken, "provider", $"downloaded from the provider's file {fileId} by an import of its history");
                 downloaded++;
                 return files.Datasets[fileId] = dataset.Id;
             }

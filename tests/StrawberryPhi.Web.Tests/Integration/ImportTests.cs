@@ -60,6 +60,7 @@ public sealed class ImportTests(StudioHost host) : IClassFixture<StudioHost>
             Assert.Equal(StudioHost.OutsideLines(12), await new StreamReader(content).ReadToEndAsync());
         }
         Assert.StartsWith("outside-", fileName, StringComparison.Ordinal);
+        Assert.Equal("provider", (await host.Service<StrawberryPhi.Web.Datasets.DatasetService>().GetAsync(bigJob.TrainingDatasetId!.Value, CancellationToken.None)).Summary.Origin);
 
         var again = await ImportAsync();
         Assert.Equal((2, 0, engineEvents, 0, 0, 0), (again.JobsFound, again.JobsNew, again.EventsFound, again.EventsNew, again.CheckpointsNew, again.FilesDownloaded));
