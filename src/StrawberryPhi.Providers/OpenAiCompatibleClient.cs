@@ -414,10 +414,12 @@ internal sealed class OpenAiCompatibleClient : IProviderClient
         {
             throw ProviderErrors.Unreachable(e, _endpoint);
         }
-        catch (Polly.CircuitBreaker.BrokenCircuitException)
+        catch (Polly.CircuitBreaker.BrokenCircuitException e)
         {
+            // The failure that opened the circuit, where it was one (an unreachable host): the reason, not only that it failed.
+            var why = e.InnerException is HttpRequestException or SocketException ? $" ({ProviderErrors.Unreachable(e.InnerException, _endpoint).Message})" : "";
             throw new ProviderException(
-                $"{_endpoint.BaseUrl.GetLeftPart(UriPartial.Authority)} failed repeatedly, so the studio stops calling it for a moment; try again in {Math.Ceiling(_options.BreakDuration.TotalSeconds):N0} s.",
+                $"{_endpoint.BaseUrl.GetLeftPart(UriPartial.Authority)} failed repeatedly{why}, so the studio stops calling it for a moment; try again in {Math.Ceiling(_options.BreakDuration.TotalSeconds):N0} s.",
                 transient: true, retryAfter: _options.BreakDuration);
         }
         catch (Polly.Timeout.TimeoutRejectedException)

@@ -116,6 +116,20 @@ public sealed class ProviderResilienceTests : IDisposable
     }
 
     [Fact]
+    public async Task HostUnreachable_TheOpenCircuitSaysWhy()
+    {
+        _server.Answer = (_, _) => throw new HttpRequestException("Name or service not known (gone.test:443)");
+        var client = Client("gone.test");
+        ProviderException? last = null;
+        for (var i = 0; i < 3; i++)
+        {
+            last = await Assert.ThrowsAnyAsync<ProviderException>(() => client.ListModelsAsync(CancellationToken.None)).WaitAsync(Timeout);
+        }
+
+        Assert.StartsWith("https://gone.test failed repeatedly (Could not reach https://gone.test: Name or service not known (gone.test:443)), so the studio stops calling it", last!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ProviderKeepsFailing_TheCircuitOpens_AndCallsFailFastWithoutARequest()
     {
         _server.Answer = (_, _) => Json(HttpStatusCode.InternalServerError, Error("server_error", "Down."));
