@@ -166,16 +166,13 @@ public sealed partial class BundleService
         stagedContent.Clear();
         AfterImport(added.SelectMany(rows => rows));
         logger.LogInformation("Imported a bundle of {Created}: {Added} rows added, {Files} dataset files written", manifest.CreatedAt, counts.Sum(c => c.Added), written);
-        return new BundleImportResult(counts, plan.Connections, written, held.Count, await ModelsNotHereAsync(context, jobLines, cancellationToken));
+        return new BundleImportResult(counts, plan.Connections, written, held.Count, await ModelsNotHereAsync(plan.LocalId, added[Array.FindIndex(Tables, t => t.Name == "Jobs")].Cast<FineTuneJob>(), cancellationToken));
     }
 
-    /// <summary>The bundle's fine-tuned models on the local engine that this studio's engine does not list (the rows' connections are this studio's by now).</summary>
-    private async Task<IReadOnlyList<string>> ModelsNotHereAsync(StudioDbContext context, List<JsonObject> jobLines, CancellationToken cancellationToken)
+    /// <summary>The fine-tuned models of the jobs this import added on the local engine that this studio's engine does not list.</summary>
+    private async Task<IReadOnlyList<string>> ModelsNotHereAsync(Guid local, IEnumerable<FineTuneJob> added, CancellationToken cancellationToken)
     {
-        var local = await context.Providers.AsNoTracking().Where(p => p.BuiltIn).Select(p => p.Id).FirstAsync(cancellationToken);
-        var models = jobLines
-            .Where(line => Field<Guid>(line, "ProviderId", "tables/Jobs.jsonl") == local)
-            .Select(line => Field<string?>(line, "FineTunedModel", "tables/Jobs.jsonl")).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        var models = added.Where(j => j.ProviderId == local).Select(j => j.FineTunedModel).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
         if (models.Count == 0)
         {
             return [];

@@ -72,8 +72,8 @@ public sealed record BundleConnection(Guid Id, string Name, ProviderKind Kind, s
 
 /// <param name="FilesWritten">Dataset files this import stored.</param>
 /// <param name="FilesHeld">Dataset files of the bundle the studio held already (the same content).</param>
-/// <param name="ModelsNotHere">Fine-tuned models of the bundle's local engine that this studio's engine does not have
-/// (another machine's engine trained them): their records came, the models did not; re-running a job makes its model here.</param>
+/// <param name="ModelsNotHere">Fine-tuned models of the local engine's jobs this import added that this studio's engine does
+/// not have (another machine's engine trained them): their records came, the models did not; re-running a job makes its model here.</param>
 public sealed record BundleImportResult(
     IReadOnlyList<BundleTableCount> Tables, IReadOnlyList<BundleConnection> Connections, int FilesWritten, int FilesHeld, IReadOnlyList<string> ModelsNotHere)
 {

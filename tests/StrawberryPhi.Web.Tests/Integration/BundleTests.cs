@@ -127,6 +127,7 @@ public sealed class BundleTests(StudioHost host) : IClassFixture<StudioHost>
                 Assert.Contains("Nothing new: everything in the bundle was there already.", again.Output, StringComparison.Ordinal);
                 var second = await ImportAsync(fresh, bytes);
                 Assert.Equal(0, second.Added);
+                Assert.Empty(second.ModelsNotHere); // said once, by the import that brought the job
                 Assert.Equal((0, contents.Count), (second.FilesWritten, second.FilesHeld));
                 Assert.Equal((await host.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Count,
                     (await fresh.Service<ProviderConnectionService>().ListAsync(CancellationToken.None)).Count);
