@@ -68,7 +68,7 @@ public sealed class GoldenService(IDbContextFactory<StudioDbContext> db, EvalSer
         {
             var job = await context.Jobs.AsNoTracking()
                 .Where(j => j.ProviderId == providerId && (j.FineTunedModel == model || context.JobCheckpoints.Any(c => c.JobId == j.Id && c.Model == model)))
-                .Select(j => new { j.ValidationDatasetId, j.ValidationFileId }).FirstOrDefaultAsync(cancellationToken)
+                .OrderByDescending(j => j.CreatedAt).Select(j => new { j.ValidationDatasetId, j.ValidationFileId }).FirstOrDefaultAsync(cancellationToken)
                 ?? throw StudioException.Invalid("setId", $"No job of this connection made {model}, so it has no validation data here: use an evaluation set instead.");
             datasetId = job.ValidationDatasetId
                 ?? throw StudioException.Invalid("setId", job.ValidationFileId is null

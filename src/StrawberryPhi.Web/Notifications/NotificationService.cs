@@ -31,7 +31,7 @@ public sealed class NotificationService(
         {
             return;
         }
-        var settings = await context.Settings.AsNoTracking().FirstOrDefaultAsync(cancellationToken) ?? new StudioSettings();
+        var settings = await context.Settings.AsNoTracking().FirstOrDefaultAsync(s => s.Id == StudioSettings.SingletonId, cancellationToken) ?? new StudioSettings();
         var provider = await context.Providers.AsNoTracking().Where(p => p.Id == job.ProviderId).Select(p => p.Name).FirstOrDefaultAsync(cancellationToken) ?? "a removed connection";
         // The model and suffix, as the job's page titles it (the fine-tuned model's long id is on that page).
         var name = $"{job.Model}{(job.Suffix is null ? "" : " · " + job.Suffix)}";
