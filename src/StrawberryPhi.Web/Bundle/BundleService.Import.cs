@@ -87,8 +87,9 @@ public sealed partial class BundleService
         foreach (var table in Tables)
         {
             var entity = context.Model.FindEntityType(table.Type)!;
-            var existing = (await table.ReadAsync(context, cancellationToken)).Select(r => table.KeyOf(entity, r)).ToHashSet(StringComparer.Ordinal);
-            var taken = await UniqueValuesAsync(context, entity, cancellationToken);
+            var here = await table.ReadAsync(context, cancellationToken);
+            var existing = here.Select(r => table.KeyOf(entity, r)).ToHashSet(StringComparer.Ordinal);
+            var taken = UniqueValues(entity, here);
             var lines = table.Name == "Jobs" ? jobLines : await LinesAsync(zip, declared, table.Name, cancellationToken);
             var rows = new List<object>();
             for (var i = 0; i < lines.Count; i++)
@@ -319,17 +320,9 @@ public sealed partial class BundleService
     };
 
     /// <summary>The values of a table's unique columns besides its identity (Idempotency-Keys), as this studio holds them.</summary>
-    private static async Task<List<(IProperty Property, HashSet<object> Values)>> UniqueValuesAsync(StudioDbContext context, IEntityType entity, CancellationToken cancellationToken)
-    {
-        var result = new List<(IProperty, HashSet<object>)>();
-        foreach (var index in entity.GetIndexes().Where(i => i.IsUnique && i.Properties.Count == 1 && i.Properties[0].IsNullable))
-        {
-            var property = index.Properties[0];
-            var rows = await Tables.Single(t => t.Type == entity.ClrType).ReadAsync(context, cancellationToken);
-            result.Add((property, rows.Select(r => property.GetGetter().GetClrValue(r)).OfType<object>().ToHashSet()));
-        }
-        return result;
-    }
+    private static List<(IProperty Property, HashSet<object> Values)> UniqueValues(IEntityType entity, List<object> here) =>
+        [.. entity.GetIndexes().Where(i => i.IsUnique && i.Properties.Count == 1 && i.Properties[0].IsNullable)
+            .Select(i => (i.Properties[0], here.Select(r => i.Properties[0].GetGetter().GetClrValue(r)).OfType<object>().ToHashSet()))];
 
     /// <summary>Stages a new dataset's content from the bundle (its checksum checked twice: the manifest's and the dataset's own), unless it is here already.</summary>
     private async Task StageContentAsync(

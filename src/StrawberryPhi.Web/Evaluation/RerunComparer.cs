@@ -36,7 +36,8 @@ public sealed class RerunComparer(IDbContextFactory<StudioDbContext> db, GoldenS
             }
             // Once per re-run: a second report of the same ending finds the comparison already there.
             var specs = await context.EvalRuns.AsNoTracking().Where(r => r.GoldenId == capture).Select(r => r.ModelsJson).ToListAsync(cancellationToken);
-            if (specs.Any(s => s.Contains($"\"{model}\"", StringComparison.Ordinal)))
+            if (specs.SelectMany(s => System.Text.Json.JsonSerializer.Deserialize<List<EvalModelSpec>>(s, EvalService.Json) ?? [])
+                .Any(m => m.ProviderId == job.ProviderId && m.Model == model))
             {
                 return;
             }

@@ -132,8 +132,8 @@ public sealed class JobImporter(
                 return null;
             }
         }
-        row.TrainingDatasetId ??= await DatasetFor(row.TrainingDatasetId is null ? row.TrainingFileId : null);
-        row.ValidationDatasetId ??= await DatasetFor(row.ValidationDatasetId is null ? row.ValidationFileId : null);
+        row.TrainingDatasetId ??= await DatasetFor(row.TrainingFileId);
+        row.ValidationDatasetId ??= await DatasetFor(row.ValidationFileId);
         await context.SaveChangesAsync(cancellationToken);
         return (downloaded, refused);
     }

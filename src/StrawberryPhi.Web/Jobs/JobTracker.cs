@@ -23,6 +23,12 @@ public sealed class JobTracker(
     private readonly ConcurrentDictionary<Guid, Task> _inFlight = new();
     private readonly ConcurrentDictionary<Guid, bool> _again = new();
     private readonly ConcurrentDictionary<Guid, SemaphoreSlim> _perConnection = new();
+
+    /// <summary>
+    /// One poll of a job at a time, whoever asks (the loop, an import, an action): two at once would both find the
+    /// same events and result files new, and the second to store them would fail on the unique index.
+    /// </summary>
+    private readonly ConcurrentDictionary<Guid, SemaphoreSlim> _perJob = new();
     private CancellationToken _stopping = CancellationToken.None;
 
     private JobTrackerOptions Options => options.Value;
@@ -138,6 +144,20 @@ public sealed class JobTracker(
     /// <summary>One poll: the job, its new events and metric points, its new checkpoints, and its result files once it ended.</summary>
     internal async Task PollAsync(Guid jobId, CancellationToken cancellationToken)
     {
+        var gate = _perJob.GetOrAdd(jobId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            await PollOnceAsync(jobId, cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task PollOnceAsync(Guid jobId, CancellationToken cancellationToken)
+    {
         FineTuneJob row;
         await using (var context = await db.CreateDbContextAsync(cancellationToken))
         {
@@ -219,28 +239,8 @@ public sealed class JobTracker(
         }
     }
 
-    /// <summary>
-    /// Stores the job's state and what is new in one transaction; ids already stored are skipped. Another poll of
-    /// the same job that stored some of them first (a direct poll beside the loop's) makes the save fail on the
-    /// unique index: then it is done again, reading what is stored now.
-    /// </summary>
+    /// <summary>Stores the job's state and what is new in one transaction; ids already stored are skipped.</summary>
     private async Task StoreAsync(Guid jobId, ProviderJob remote, List<ProviderJobEvent> newEvents, List<ProviderCheckpoint> checkpoints, bool local, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await StoreOnceAsync(jobId, remote, newEvents, checkpoints, local, cancellationToken);
-                return;
-            }
-            catch (DbUpdateException e) when (DbErrors.IsUniqueViolation(e) && attempt < 3)
-            {
-                logger.LogDebug("A concurrent poll of job {JobId} stored some of the same objects first; storing again", jobId);
-            }
-        }
-    }
-
-    private async Task StoreOnceAsync(Guid jobId, ProviderJob remote, List<ProviderJobEvent> newEvents, List<ProviderCheckpoint> checkpoints, bool local, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().UtcDateTime;
         await using var context = await db.CreateDbContextAsync(cancellationToken);
@@ -292,8 +292,7 @@ public sealed class JobTracker(
             logger.LogInformation("Job {JobId} is {Status}", jobId, row.Status);
             if (JobStatuses.IsFinal(row.Status))
             {
-                await notifications.JobEndedAsync(jobId, cancellationToken);
-                await reruns.JobEndedAsync(jobId, cancellationToken);
+                await EndedAsync(jobId, cancellationToken);
             }
         }
         events.JobChanged(jobId);
@@ -312,10 +311,16 @@ public sealed class JobTracker(
         await context.SaveChangesAsync(cancellationToken);
         if (changed && JobStatuses.IsFinal(row.Status))
         {
-            await notifications.JobEndedAsync(jobId, cancellationToken);
-            await reruns.JobEndedAsync(jobId, cancellationToken);
+            await EndedAsync(jobId, cancellationToken);
         }
         events.JobChanged(jobId);
+    }
+
+    /// <summary>A job just ended: it is told, and a re-run is compared with its origin's golden outputs.</summary>
+    private async Task EndedAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await notifications.JobEndedAsync(jobId, cancellationToken);
+        await reruns.JobEndedAsync(jobId, cancellationToken);
     }
 
     /// <summary>The provider's job object onto the row (its rules keep a finished job finished).</summary>
